@@ -1,0 +1,4 @@
+//! Adapters connect the core to the outside world; each one only converts
+//! input into core commands and renders core replies.
+
+pub mod console;

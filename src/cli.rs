@@ -1,0 +1,203 @@
+//! The `rouge` command line: argument types and one function per subcommand.
+//! `main` only parses, loads the configuration, sets up logging and calls [`run`].
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::adapters::console;
+use crate::config::Config;
+use crate::core::app::App;
+use crate::core::caller::Caller;
+use crate::core::clock::SystemClock;
+use crate::core::reply::Reply;
+use crate::import::Format;
+use crate::store::Store;
+
+/// Rouge, a self-hosted anime info bot.
+#[derive(Debug, Parser)]
+#[command(name = "rouge", version, about)]
+pub struct Cli {
+    /// A config file layered over the built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory (overrides the config's data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Interactive chat with the bot, as the local owner.
+    Console {
+        /// Act as this local user instead of the owner.
+        #[arg(long, value_name = "NAME")]
+        as_user: Option<String>,
+    },
+    /// Runs one command and prints the reply (exit status 1 if it is an error).
+    Ask {
+        /// Act as this local user instead of the owner.
+        #[arg(long, value_name = "NAME")]
+        as_user: Option<String>,
+        /// Print the reply as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The chat line, e.g. "/anime metallic rouge".
+        line: String,
+    },
+    /// Ranked title look-up. Without QUERY, reads one query per line from
+    /// standard input and prints one JSON line per query.
+    Search {
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        query: Option<String>,
+    },
+    /// Imports a catalog file.
+    Import {
+        /// bangumi-data, offline-db or rouge.
+        #[arg(long)]
+        format: Format,
+        file: PathBuf,
+    },
+    /// Writes the whole catalog as rouge JSON (to standard output by default).
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Opens the data directory and the catalog.
+fn open_app(config: &Config) -> anyhow::Result<App> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.data_dir)
+        .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?;
+    Ok(App::open(store, config.core_settings(), Arc::new(SystemClock))?)
+}
+
+fn caller(as_user: Option<&str>) -> anyhow::Result<Caller> {
+    match as_user {
+        None => Ok(Caller::local_owner()),
+        Some(name) => {
+            let name = name.trim();
+            if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
+                bail!("--as-user needs a name of 1 to 64 characters without ':'");
+            }
+            Ok(Caller::local(name))
+        }
+    }
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
+    match cli.command {
+        CliCommand::Console { as_user } => {
+            let app = open_app(config)?;
+            let caller = caller(as_user.as_deref())?;
+            console::run(&app, &caller, &config.data_dir.join("console_history"))?;
+            app.store().flush()?;
+            Ok(0)
+        }
+        CliCommand::Ask { as_user, json, line } => {
+            let app = open_app(config)?;
+            let reply = app.handle_line(&caller(as_user.as_deref())?, &line);
+            let text = if json { serde_json::to_string(&reply)? } else { console::render(&reply) };
+            println!("{text}");
+            Ok(if matches!(reply, Reply::Error(_)) { 1 } else { 0 })
+        }
+        CliCommand::Search { limit, json, query } => {
+            let app = open_app(config)?;
+            search(&app, usize::from(limit), json, query.as_deref())?;
+            Ok(0)
+        }
+        CliCommand::Import { format, file } => {
+            let app = open_app(config)?;
+            import(&app, format, &file)?;
+            Ok(0)
+        }
+        CliCommand::Export { out } => {
+            let app = open_app(config)?;
+            export(&app, out.as_deref())?;
+            Ok(0)
+        }
+    }
+}
+
+fn search(app: &App, limit: usize, json: bool, query: Option<&str>) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let Some(query) = query else {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("cannot read standard input")?;
+            let results = app.search(&line, limit);
+            serde_json::to_writer(&mut out, &serde_json::json!({ "query": line, "results": results }))?;
+            writeln!(out)?;
+        }
+        return Ok(());
+    };
+    let results = app.search(query, limit);
+    if json {
+        serde_json::to_writer(&mut out, &serde_json::json!({ "query": query, "results": results }))?;
+        writeln!(out)?;
+    } else if results.is_empty() {
+        writeln!(out, "No match for \"{query}\".")?;
+    } else {
+        for r in results {
+            writeln!(out, "#{:<6} {:.3}  {:<8} {}  ← {}", r.id, r.score, format!("{:?}", r.how).to_lowercase(), r.title, r.matched)?;
+        }
+    }
+    Ok(())
+}
+
+fn import(app: &App, format: Format, file: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bar = indicatif::ProgressBar::new(0);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message(format!("importing {}", file.display()));
+    let summary = app
+        .import(format, &bytes, "local:owner", |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .with_context(|| format!("{} was not imported; the catalog is unchanged", file.display()))?;
+    bar.finish_and_clear();
+    for skipped in &summary.skipped {
+        eprintln!("skipped {}: {}", skipped.position, skipped.reason);
+    }
+    println!("Imported {}: {summary}.", file.display());
+    Ok(())
+}
+
+fn export(app: &App, out: Option<&Path>) -> anyhow::Result<()> {
+    let entries = app.export_entries();
+    match out {
+        Some(path) => {
+            // Write beside the target and rename, so a failed export never
+            // leaves a truncated file where a good one was.
+            let tmp = path.with_extension("partial");
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+            );
+            crate::import::rouge_json::write(&entries, &mut file)?;
+            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("Exported {} entries to {}.", entries.len(), path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            crate::import::rouge_json::write(&entries, &mut lock)?;
+        }
+    }
+    Ok(())
+}

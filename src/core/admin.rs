@@ -1,0 +1,307 @@
+//! Catalog edits: typed field values parsed from `key=value` pairs, applied
+//! to an entry, and described for the audit log.
+
+use chrono::NaiveDate;
+
+use super::model::{Entry, Field, Kind, Link, Season, Status};
+
+/// Longest free text (synopsis) an admin may set.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Most items in a list field.
+pub const MAX_LIST_ITEMS: usize = 32;
+
+/// A new value for one field; `None` or an empty list clears it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Title(String),
+    Kind(Option<Kind>),
+    Genres(Vec<String>),
+    Status(Option<Status>),
+    Season(Option<Season>),
+    Aired(Option<NaiveDate>),
+    Ended(Option<NaiveDate>),
+    Episodes(Option<u32>),
+    Duration(Option<u32>),
+    Audio(Vec<String>),
+    Subtitles(Vec<String>),
+    Qualities(Vec<String>),
+    Studios(Vec<String>),
+    Synopsis(Option<String>),
+    Picture(Option<String>),
+    Links(Vec<Link>),
+    /// `id.<source>=<id>`: an external identifier (not a locked field).
+    ExternalId(String, Option<String>),
+}
+
+impl FieldValue {
+    /// The field this value belongs to; `None` for external ids.
+    pub fn field(&self) -> Option<Field> {
+        Some(match self {
+            FieldValue::Title(_) => Field::Title,
+            FieldValue::Kind(_) => Field::Kind,
+            FieldValue::Genres(_) => Field::Genres,
+            FieldValue::Status(_) => Field::Status,
+            FieldValue::Season(_) => Field::Season,
+            FieldValue::Aired(_) => Field::Aired,
+            FieldValue::Ended(_) => Field::Ended,
+            FieldValue::Episodes(_) => Field::Episodes,
+            FieldValue::Duration(_) => Field::Duration,
+            FieldValue::Audio(_) => Field::Audio,
+            FieldValue::Subtitles(_) => Field::Subtitles,
+            FieldValue::Qualities(_) => Field::Qualities,
+            FieldValue::Studios(_) => Field::Studios,
+            FieldValue::Synopsis(_) => Field::Synopsis,
+            FieldValue::Picture(_) => Field::Picture,
+            FieldValue::Links(_) => Field::Links,
+            FieldValue::ExternalId(..) => return None,
+        })
+    }
+
+    /// Writes the value into `entry`.
+    pub fn apply(self, entry: &mut Entry) {
+        match self {
+            FieldValue::Title(t) => entry.title = t,
+            FieldValue::Kind(v) => entry.kind = v,
+            FieldValue::Genres(v) => entry.genres = v,
+            FieldValue::Status(v) => entry.status = v,
+            FieldValue::Season(v) => entry.season = v,
+            FieldValue::Aired(v) => entry.aired_from = v,
+            FieldValue::Ended(v) => entry.aired_to = v,
+            FieldValue::Episodes(v) => entry.episodes = v,
+            FieldValue::Duration(v) => entry.duration_min = v,
+            FieldValue::Audio(v) => entry.audio = v,
+            FieldValue::Subtitles(v) => entry.subtitles = v,
+            FieldValue::Qualities(v) => entry.qualities = v,
+            FieldValue::Studios(v) => entry.studios = v,
+            FieldValue::Synopsis(v) => entry.synopsis = v,
+            FieldValue::Picture(v) => entry.picture = v,
+            FieldValue::Links(v) => entry.links = v,
+            FieldValue::ExternalId(source, Some(id)) => {
+                entry.external_ids.insert(source, id);
+            }
+            FieldValue::ExternalId(source, None) => {
+                entry.external_ids.remove(&source);
+            }
+        }
+    }
+}
+
+/// Parses `key=value` into a typed field value, or says what is wrong.
+pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
+    if let Some(source) = key.strip_prefix("id.") {
+        let source = source.to_ascii_lowercase();
+        if source.is_empty() || value.chars().count() > 64 {
+            return Err(format!("\"{key}={value}\" is not an external id (id.<source>=<id>)."));
+        }
+        return Ok(FieldValue::ExternalId(source, opt(value)));
+    }
+    let field: Field = key
+        .parse()
+        .map_err(|_| format!("Unknown field \"{key}\". Fields: {}, id.<source>.", Field::names()))?;
+    let bad = |what: &str| format!("{}=\"{value}\" is not {what}.", field.name());
+    Ok(match field {
+        Field::Title => FieldValue::Title(checked_title(value)?),
+        Field::Kind => FieldValue::Kind(match opt(value) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| bad("a kind (tv, movie, ova, ona, web, special)"))?),
+        }),
+        Field::Status => FieldValue::Status(match opt(value) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| bad("a status (upcoming, airing, finished)"))?),
+        }),
+        Field::Season => FieldValue::Season(match opt(value) {
+            None => None,
+            Some(v) => Some(v.replace(['-', '_'], " ").parse().map_err(|_| bad("a season such as winter-2024"))?),
+        }),
+        Field::Aired | Field::Ended => {
+            let date = match opt(value) {
+                None => None,
+                Some(v) => Some(NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| bad("a YYYY-MM-DD date"))?),
+            };
+            if field == Field::Aired { FieldValue::Aired(date) } else { FieldValue::Ended(date) }
+        }
+        Field::Episodes | Field::Duration => {
+            let n = match opt(value) {
+                None => None,
+                Some(v) => Some(v.trim_end_matches("min").trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| bad("a whole number from 1 to 10000"))?),
+            };
+            if field == Field::Episodes { FieldValue::Episodes(n) } else { FieldValue::Duration(n) }
+        }
+        Field::Genres => FieldValue::Genres(checked_list(value)?),
+        Field::Audio => FieldValue::Audio(checked_list(value)?),
+        Field::Subtitles => FieldValue::Subtitles(checked_list(value)?),
+        Field::Qualities => FieldValue::Qualities(checked_list(value)?),
+        Field::Studios => FieldValue::Studios(checked_list(value)?),
+        Field::Synopsis => {
+            if value.chars().count() > MAX_TEXT_CHARS {
+                return Err(format!("The synopsis is limited to {MAX_TEXT_CHARS} characters."));
+            }
+            FieldValue::Synopsis(opt(value))
+        }
+        Field::Picture => FieldValue::Picture(match opt(value) {
+            None => None,
+            Some(v) => Some(checked_url(&v).ok_or_else(|| bad("an http(s) URL"))?),
+        }),
+        Field::Links => FieldValue::Links(
+            split_list(value)
+                .into_iter()
+                .map(|url| {
+                    let url = checked_url(&url).ok_or_else(|| format!("links: \"{url}\" is not an http(s) URL."))?;
+                    Ok(Link { label: link_label(&url), url })
+                })
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+fn opt(value: &str) -> Option<String> {
+    let v = value.trim();
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+/// A title: not empty, not absurdly long, no control characters.
+pub fn checked_title(value: &str) -> Result<String, String> {
+    let t = super::text::clean_input(value);
+    if super::text::fold(&t).key.is_empty() {
+        return Err("A title needs at least one letter or digit.".into());
+    }
+    if t.chars().count() > super::command::MAX_TITLE_CHARS {
+        return Err(format!("Titles are limited to {} characters.", super::command::MAX_TITLE_CHARS));
+    }
+    Ok(t)
+}
+
+/// One short word or phrase (a language, a quality).
+pub fn checked_word(value: &str) -> Result<String, String> {
+    let w = super::text::clean_input(value);
+    if w.is_empty() || w.chars().count() > 40 {
+        return Err(format!("\"{value}\" should be 1 to 40 characters."));
+    }
+    Ok(w)
+}
+
+/// Splits `a,b` or `a/b` into trimmed, non-empty items.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split([',', '/', '|'])
+        .map(super::text::clean_input)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn checked_list(value: &str) -> Result<Vec<String>, String> {
+    let items = split_list(value);
+    if items.len() > MAX_LIST_ITEMS {
+        return Err(format!("Lists are limited to {MAX_LIST_ITEMS} items."));
+    }
+    items.iter().map(|i| checked_word(i)).collect()
+}
+
+fn checked_url(url: &str) -> Option<String> {
+    let url = url.trim();
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 500
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'));
+    ok.then(|| url.to_owned())
+}
+
+/// A link's label: its host name.
+pub fn link_label(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or(url)
+        .trim_start_matches("www.")
+        .to_owned()
+}
+
+/// A field's value as text, for audit summaries.
+pub fn field_text(entry: &Entry, field: Field) -> String {
+    let list = |v: &[String]| v.join(", ");
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    match field {
+        Field::Title => entry.title.clone(),
+        Field::Kind => opt(entry.kind.map(|k| k.label().to_owned())),
+        Field::Genres => list(&entry.genres),
+        Field::Status => opt(entry.status.map(|s| s.label().to_owned())),
+        Field::Season => opt(entry.season.map(|s| s.to_string())),
+        Field::Aired => opt(entry.aired_from.map(|d| d.to_string())),
+        Field::Ended => opt(entry.aired_to.map(|d| d.to_string())),
+        Field::Episodes => opt(entry.episodes.map(|n| n.to_string())),
+        Field::Duration => opt(entry.duration_min.map(|n| format!("{n} min"))),
+        Field::Audio => list(&entry.audio),
+        Field::Subtitles => list(&entry.subtitles),
+        Field::Qualities => list(&entry.qualities),
+        Field::Studios => list(&entry.studios),
+        Field::Synopsis => opt(entry.synopsis.as_ref().map(|s| {
+            let short: String = s.chars().take(40).collect();
+            if short.len() < s.len() { format!("{short}…") } else { short }
+        })),
+        Field::Picture => opt(entry.picture.clone()),
+        Field::Links => entry.links.iter().map(|l| l.url.as_str()).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// `episodes: 12 → 13; audio: — → Tamil` for every field that differs.
+pub fn describe_changes(before: &Entry, after: &Entry) -> String {
+    let mut parts: Vec<String> = Field::ALL
+        .iter()
+        .filter_map(|&f| {
+            let (a, b) = (field_text(before, f), field_text(after, f));
+            (a != b).then(|| format!("{}: {} → {}", f.name(), a, b))
+        })
+        .collect();
+    if before.external_ids != after.external_ids {
+        parts.push("external ids changed".into());
+    }
+    if before.alt_titles != after.alt_titles {
+        parts.push("titles changed".into());
+    }
+    if before.scores != after.scores {
+        parts.push("scores changed".into());
+    }
+    if before.releases != after.releases {
+        parts.push("episodes released changed".into());
+    }
+    if parts.is_empty() { "no change".into() } else { parts.join("; ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_typed_values() {
+        assert_eq!(parse_field("type", "TV"), Ok(FieldValue::Kind(Some(Kind::Tv))));
+        assert_eq!(parse_field("eps", "13"), Ok(FieldValue::Episodes(Some(13))));
+        assert_eq!(parse_field("duration", "24min"), Ok(FieldValue::Duration(Some(24))));
+        assert_eq!(parse_field("episodes", ""), Ok(FieldValue::Episodes(None)));
+        assert_eq!(
+            parse_field("qualities", "480p/720p/1080p"),
+            Ok(FieldValue::Qualities(vec!["480p".into(), "720p".into(), "1080p".into()]))
+        );
+        assert!(matches!(parse_field("season", "winter-2024"), Ok(FieldValue::Season(Some(_)))));
+        assert!(matches!(parse_field("id.mal", "54794"), Ok(FieldValue::ExternalId(s, Some(id))) if s == "mal" && id == "54794"));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        assert!(parse_field("kind", "cartoon").is_err());
+        assert!(parse_field("episodes", "-1").is_err());
+        assert!(parse_field("episodes", "many").is_err());
+        assert!(parse_field("picture", "javascript:alert(1)").is_err());
+        assert!(parse_field("title", "").is_err());
+        assert!(parse_field("title", "!!!").is_err());
+        assert!(parse_field("synopsis", &"x".repeat(5000)).is_err());
+        assert!(parse_field("colour", "red").unwrap_err().contains("Unknown field"));
+    }
+
+    #[test]
+    fn describes_what_changed() {
+        let before = Entry::new(1, "A");
+        let mut after = before.clone();
+        after.episodes = Some(13);
+        assert_eq!(describe_changes(&before, &after), "episodes: — → 13");
+        assert_eq!(describe_changes(&before, &before), "no change");
+    }
+}

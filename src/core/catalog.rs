@@ -1,0 +1,96 @@
+//! The in-memory catalog: every entry, the title index and the external-id
+//! map, rebuilt from the store at start-up and updated after each write.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::model::{Entry, EntryId};
+use super::search::{Hit, TitleIndex};
+use crate::import::Existing;
+
+#[derive(Default)]
+pub struct Catalog {
+    entries: HashMap<EntryId, Arc<Entry>>,
+    index: TitleIndex,
+    external: HashMap<(String, String), EntryId>,
+}
+
+impl Catalog {
+    /// Builds the catalog from stored entries.
+    pub fn build(entries: Vec<Entry>) -> Catalog {
+        let mut catalog = Catalog {
+            index: TitleIndex::build(&entries),
+            ..Catalog::default()
+        };
+        for entry in entries {
+            catalog.link_external(&entry);
+            catalog.entries.insert(entry.id, Arc::new(entry));
+        }
+        catalog
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn entry(&self, id: EntryId) -> Option<Arc<Entry>> {
+        self.entries.get(&id).cloned()
+    }
+
+    /// Every entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.entries.values()
+    }
+
+    pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
+        self.index.search(query, limit)
+    }
+
+    /// Adds or replaces an entry.
+    pub fn upsert(&mut self, entry: Entry) {
+        if let Some(old) = self.entries.get(&entry.id).cloned() {
+            self.unlink_external(&old);
+        }
+        self.index.insert(&entry);
+        self.link_external(&entry);
+        self.entries.insert(entry.id, Arc::new(entry));
+    }
+
+    pub fn remove(&mut self, id: EntryId) {
+        if let Some(old) = self.entries.remove(&id) {
+            self.unlink_external(&old);
+            self.index.remove(id);
+        }
+    }
+
+    fn link_external(&mut self, entry: &Entry) {
+        for (source, id) in &entry.external_ids {
+            self.external
+                .entry((source.clone(), id.clone()))
+                .or_insert(entry.id);
+        }
+    }
+
+    fn unlink_external(&mut self, entry: &Entry) {
+        for (source, id) in &entry.external_ids {
+            let key = (source.clone(), id.clone());
+            if self.external.get(&key) == Some(&entry.id) {
+                self.external.remove(&key);
+            }
+        }
+    }
+}
+
+impl Existing for Catalog {
+    fn get(&self, id: EntryId) -> Option<&Entry> {
+        self.entries.get(&id).map(|e| e.as_ref())
+    }
+
+    fn by_external(&self, source: &str, id: &str) -> Option<EntryId> {
+        self.external.get(&(source.to_owned(), id.to_owned())).copied()
+    }
+}

@@ -1,0 +1,621 @@
+//! The one command grammar: a chat line (or a Discord interaction, mapped by
+//! its adapter) is parsed once into a [`Command`], then executed by the core.
+//!
+//! ```text
+//! /anime <title>                      best match (a picker when unsure)
+//! /anime info <title>                 the same
+//! /anime scores <title>               per-source scores and summary
+//! /anime rate <title> <1-10>          your community rating
+//! /anime top [genre] [n]              best summary scores
+//! /anime help [topic]
+//! /anime admin add|edit|delete|alias|score|episode|audit …   owners only
+//! ```
+//! A `<title>` may be `#<id>`. Admin arguments after the title are
+//! `key=value` pairs; quote values with spaces (`synopsis="…"`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::admin::{self, FieldValue};
+use super::model::{EntryId, TitleLang};
+
+/// Longest chat line accepted (Telegram's message limit).
+pub const MAX_LINE_CHARS: usize = 4096;
+/// Longest title or query accepted.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Most entries `/anime top` lists.
+pub const MAX_TOP: usize = 25;
+/// Highest episode number accepted.
+pub const MAX_EPISODE: u32 = 9999;
+
+/// One parsed request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Show the card of the best match.
+    Info(TitleRef),
+    Scores(TitleRef),
+    Rate { title: TitleRef, rating: u8 },
+    Top { genre: Option<String>, limit: usize },
+    Help { topic: Option<String> },
+    Admin(AdminCommand),
+}
+
+impl Command {
+    /// A short stable name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Info(_) => "info",
+            Command::Scores(_) => "scores",
+            Command::Rate { .. } => "rate",
+            Command::Top { .. } => "top",
+            Command::Help { .. } => "help",
+            Command::Admin(a) => a.name(),
+        }
+    }
+}
+
+/// Names an entry: exactly by id, or by a title to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TitleRef {
+    Id(EntryId),
+    Query(String),
+}
+
+impl TitleRef {
+    /// How to write this reference back into a command line.
+    pub fn to_arg(&self) -> String {
+        match self {
+            TitleRef::Id(id) => format!("#{id}"),
+            TitleRef::Query(q) => q.clone(),
+        }
+    }
+}
+
+/// Catalog changes; only owners may run them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdminCommand {
+    Add { title: String, fields: Vec<FieldValue> },
+    Edit { target: TitleRef, fields: Vec<FieldValue> },
+    Delete { target: TitleRef },
+    Alias { target: TitleRef, add: Vec<(String, TitleLang)>, remove: Vec<String> },
+    Score { target: TitleRef, set: Vec<ScoreInput>, remove: Vec<String> },
+    Episode { target: TitleRef, episode: EpisodeInput },
+    Audit { target: Option<TitleRef> },
+}
+
+impl AdminCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AdminCommand::Add { .. } => "admin add",
+            AdminCommand::Edit { .. } => "admin edit",
+            AdminCommand::Delete { .. } => "admin delete",
+            AdminCommand::Alias { .. } => "admin alias",
+            AdminCommand::Score { .. } => "admin score",
+            AdminCommand::Episode { .. } => "admin episode",
+            AdminCommand::Audit { .. } => "admin audit",
+        }
+    }
+}
+
+/// One source's score as an admin gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreInput {
+    pub source: String,
+    pub value: f64,
+    pub scale_max: f64,
+    pub votes: Option<u64>,
+    pub as_of: Option<NaiveDate>,
+}
+
+/// A released episode as an admin announces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeInput {
+    pub number: u32,
+    pub audio: Option<String>,
+    pub qualities: Vec<String>,
+    pub title: Option<String>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// Why a line is not a valid command; the text says what to type instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("That is not an /anime command.")]
+    NotACommand,
+    #[error("Tell me a title, for example: /anime frieren")]
+    Empty,
+    #[error("That message is too long ({chars} characters); the limit is {limit}.")]
+    TooLong { chars: usize, limit: usize },
+    #[error("{message}\nUsage: {usage}")]
+    Usage { message: String, usage: &'static str },
+}
+
+fn usage(message: impl Into<String>, usage: &'static str) -> ParseError {
+    ParseError::Usage { message: message.into(), usage }
+}
+
+/// One line of the help text: how to call a command and what it does.
+pub struct HelpLine {
+    pub topic: &'static str,
+    pub usage: &'static str,
+    pub about: &'static str,
+    pub admin: bool,
+}
+
+/// The help text, one line per command; parse errors quote the same usage.
+pub const HELP: &[HelpLine] = &[
+    HelpLine { topic: "info", usage: "/anime <title>  or  /anime info <title>", about: "the card of a title (a title may be #id)", admin: false },
+    HelpLine { topic: "scores", usage: "/anime scores <title>", about: "scores from every source, their summary and the community score", admin: false },
+    HelpLine { topic: "rate", usage: "/anime rate <title> <1-10>", about: "rate a title; rating again replaces your rating", admin: false },
+    HelpLine { topic: "top", usage: "/anime top [genre] [n]", about: "the best summary scores, optionally in one genre", admin: false },
+    HelpLine { topic: "help", usage: "/anime help [command]", about: "this help", admin: false },
+    HelpLine { topic: "add", usage: "/anime admin add <title> [field=value …]", about: "add an entry", admin: true },
+    HelpLine { topic: "edit", usage: "/anime admin edit <title> field=value [field=value …]", about: "change fields (an empty value clears one)", admin: true },
+    HelpLine { topic: "delete", usage: "/anime admin delete <title>", about: "remove an entry and its ratings", admin: true },
+    HelpLine { topic: "alias", usage: "/anime admin alias <title> add=<alias> [lang=en|ja|zh-Hans|zh-Hant|romaji|synonym] | remove=<alias>", about: "add or remove an alternative title", admin: true },
+    HelpLine { topic: "score", usage: "/anime admin score <title> <source>=<value> [votes=N] [scale=MAX] [date=YYYY-MM-DD] | remove=<source>", about: "set a source's score (imdb, mal, anilist, kitsu, anidb, bangumi, …)", admin: true },
+    HelpLine { topic: "episode", usage: "/anime admin episode <title> ep=<n> [audio=<language>] [qualities=480p/720p/1080p] [title=\"…\"] [at=<RFC 3339 time>]", about: "record a released episode", admin: true },
+    HelpLine { topic: "audit", usage: "/anime admin audit [title]", about: "who changed what, newest first", admin: true },
+];
+
+fn usage_of(topic: &str) -> &'static str {
+    HELP.iter().find(|h| h.topic == topic).map_or("/anime help", |h| h.usage)
+}
+
+/// A token of a command line; quoted tokens never count as `key=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Token {
+    text: String,
+    quoted: bool,
+}
+
+impl Token {
+    /// `(key, value)` when the token is an unquoted `key=value` pair.
+    fn pair(&self) -> Option<(String, &str)> {
+        if self.quoted {
+            return None;
+        }
+        let (key, value) = self.text.split_once('=')?;
+        let valid = !key.is_empty()
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        valid.then(|| (key.to_ascii_lowercase(), value))
+    }
+}
+
+fn is_open_quote(c: char) -> Option<char> {
+    match c {
+        '"' => Some('"'),
+        '\u{201C}' => Some('\u{201D}'),
+        '「' => Some('」'),
+        _ => None,
+    }
+}
+
+/// Splits on white space; `"…"` (or “…”, 「…」) quotes a whole token or the
+/// value of a `key="…"` pair. An unclosed quote runs to the end of the line.
+fn tokenize(line: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { break };
+        let mut text = String::new();
+        let mut quoted = false;
+        if let Some(close) = is_open_quote(first) {
+            chars.next();
+            quoted = true;
+            for c in chars.by_ref() {
+                if c == close {
+                    break;
+                }
+                text.push(c);
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                chars.next();
+                text.push(c);
+                if c == '=' {
+                    if let Some(close) = chars.peek().and_then(|&q| is_open_quote(q)) {
+                        chars.next();
+                        for c in chars.by_ref() {
+                            if c == close {
+                                break;
+                            }
+                            text.push(c);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        tokens.push(Token { text, quoted });
+    }
+    tokens
+}
+
+/// Parses a chat line such as `/anime scores frieren`.
+///
+/// The line must start with `/anime` (`/help` and `/start` show the help).
+/// A Telegram-style `/anime@botname` is the adapter's to strip.
+pub fn parse(line: &str) -> Result<Command, ParseError> {
+    let chars = line.chars().count();
+    if chars > MAX_LINE_CHARS {
+        return Err(ParseError::TooLong { chars, limit: MAX_LINE_CHARS });
+    }
+    let line = super::text::clean_input(line);
+    let (head, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+    match head.to_ascii_lowercase().as_str() {
+        "/anime" => parse_anime(rest.trim()),
+        "/help" | "/start" => Ok(Command::Help { topic: None }),
+        _ => Err(ParseError::NotACommand),
+    }
+}
+
+fn parse_anime(rest: &str) -> Result<Command, ParseError> {
+    if rest.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let (sub, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    let args = args.trim();
+    match sub.to_ascii_lowercase().as_str() {
+        "info" => Ok(Command::Info(title_ref(args, "info")?)),
+        "scores" | "score" => Ok(Command::Scores(title_ref(args, "scores")?)),
+        "rate" => parse_rate(args),
+        "top" => parse_top(args),
+        "help" => Ok(Command::Help {
+            topic: (!args.is_empty()).then(|| args.to_ascii_lowercase()),
+        }),
+        "admin" => parse_admin(args).map(Command::Admin),
+        _ => Ok(Command::Info(title_ref(rest, "info")?)),
+    }
+}
+
+/// A title argument: `#id`, or text to look up.
+fn title_ref(text: &str, topic: &'static str) -> Result<TitleRef, ParseError> {
+    let text = text.trim().trim_matches(|c| is_open_quote(c).is_some() || matches!(c, '"' | '\u{201D}' | '」'));
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(usage("Which title?", usage_of(topic)));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TITLE_CHARS {
+        return Err(ParseError::TooLong { chars, limit: MAX_TITLE_CHARS });
+    }
+    if let Some(id) = text.strip_prefix('#') {
+        if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+            return id
+                .parse()
+                .map(TitleRef::Id)
+                .map_err(|_| usage(format!("#{id} is not a valid id."), usage_of(topic)));
+        }
+    }
+    Ok(TitleRef::Query(text.to_owned()))
+}
+
+fn parse_rate(args: &str) -> Result<Command, ParseError> {
+    let (title, rating) = args.rsplit_once(' ').ok_or_else(|| {
+        usage("Give a title and a rating from 1 to 10.", usage_of("rate"))
+    })?;
+    let rating = match rating.parse::<i64>() {
+        Ok(r @ 1..=10) => r as u8,
+        _ => {
+            return Err(usage(
+                format!("\"{rating}\" is not a rating: use a whole number from 1 to 10."),
+                usage_of("rate"),
+            ));
+        }
+    };
+    Ok(Command::Rate { title: title_ref(title, "rate")?, rating })
+}
+
+fn parse_top(args: &str) -> Result<Command, ParseError> {
+    let mut words: Vec<&str> = args.split_whitespace().collect();
+    let mut limit = 10;
+    if let Some(last) = words.last() {
+        if let Ok(n) = last.parse::<i64>() {
+            if !(1..=MAX_TOP as i64).contains(&n) {
+                return Err(usage(format!("Ask for 1 to {MAX_TOP} titles."), usage_of("top")));
+            }
+            limit = n as usize;
+            words.pop();
+        }
+    }
+    let genre = words.join(" ");
+    if genre.chars().count() > MAX_TITLE_CHARS {
+        return Err(ParseError::TooLong { chars: genre.chars().count(), limit: MAX_TITLE_CHARS });
+    }
+    Ok(Command::Top { genre: (!genre.is_empty()).then_some(genre), limit })
+}
+
+/// Splits admin arguments into the title part and its `key=value` pairs.
+fn title_and_pairs(args: &str, topic: &'static str) -> Result<(String, Vec<(String, String)>), ParseError> {
+    let tokens = tokenize(args);
+    let split = tokens.iter().position(|t| t.pair().is_some()).unwrap_or(tokens.len());
+    let title = tokens[..split]
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut pairs = Vec::new();
+    for token in &tokens[split..] {
+        let (key, value) = token.pair().ok_or_else(|| {
+            usage(
+                format!("\"{}\" should be a key=value pair (quote values with spaces).", token.text),
+                usage_of(topic),
+            )
+        })?;
+        pairs.push((key, value.trim().to_owned()));
+    }
+    Ok((title, pairs))
+}
+
+fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
+    const ADMIN_USAGE: &str = "/anime admin add|edit|delete|alias|score|episode|audit … (see /anime help admin)";
+    let (sub, rest) = args.split_once(' ').unwrap_or((args, ""));
+    let sub = sub.to_ascii_lowercase();
+    let topic: &'static str = match sub.as_str() {
+        "add" => "add",
+        "edit" => "edit",
+        "delete" | "remove" => "delete",
+        "alias" => "alias",
+        "score" => "score",
+        "episode" | "ep" => "episode",
+        "audit" => "audit",
+        "" => return Err(usage("Which admin command?", ADMIN_USAGE)),
+        other => return Err(usage(format!("Unknown admin command \"{other}\"."), ADMIN_USAGE)),
+    };
+    let (title, pairs) = title_and_pairs(rest, topic)?;
+    let no_pairs = |pairs: &[(String, String)]| match pairs.first() {
+        Some((key, _)) => Err(usage(format!("\"{key}=\" is not used here."), usage_of(topic))),
+        None => Ok(()),
+    };
+    match topic {
+        "add" => {
+            let title = title_ref(&title, topic)?;
+            let TitleRef::Query(title) = title else {
+                return Err(usage("A new entry needs a title, not an id.", usage_of(topic)));
+            };
+            let fields = pairs
+                .iter()
+                .map(|(k, v)| admin::parse_field(k, v))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| usage(m, usage_of(topic)))?;
+            Ok(AdminCommand::Add { title, fields })
+        }
+        "edit" => {
+            let target = title_ref(&title, topic)?;
+            if pairs.is_empty() {
+                return Err(usage(format!("What should change? Fields: {}", super::model::Field::names()), usage_of(topic)));
+            }
+            let fields = pairs
+                .iter()
+                .map(|(k, v)| admin::parse_field(k, v))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| usage(m, usage_of(topic)))?;
+            Ok(AdminCommand::Edit { target, fields })
+        }
+        "delete" => {
+            no_pairs(&pairs)?;
+            Ok(AdminCommand::Delete { target: title_ref(&title, topic)? })
+        }
+        "alias" => parse_alias(title_ref(&title, topic)?, &pairs),
+        "score" => parse_score(title_ref(&title, topic)?, &pairs),
+        "episode" => parse_episode(title_ref(&title, topic)?, &pairs),
+        _ => {
+            no_pairs(&pairs)?;
+            let target = (!title.is_empty()).then(|| title_ref(&title, topic)).transpose()?;
+            Ok(AdminCommand::Audit { target })
+        }
+    }
+}
+
+fn parse_alias(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminCommand, ParseError> {
+    let u = usage_of("alias");
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    let mut lang = TitleLang::Synonym;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "add" => add.push(admin::checked_title(value).map_err(|m| usage(m, u))?),
+            "remove" => remove.push(value.clone()),
+            "lang" => {
+                lang = value
+                    .parse()
+                    .ok()
+                    .filter(|l| *l != TitleLang::Main)
+                    .ok_or_else(|| usage(format!("Unknown language \"{value}\"."), u))?;
+            }
+            other => return Err(usage(format!("\"{other}=\" is not used here."), u)),
+        }
+    }
+    if add.is_empty() && remove.is_empty() {
+        return Err(usage("Give add=<alias> or remove=<alias>.", u));
+    }
+    Ok(AdminCommand::Alias {
+        target,
+        add: add.into_iter().map(|a| (a, lang)).collect(),
+        remove,
+    })
+}
+
+fn parse_score(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminCommand, ParseError> {
+    let u = usage_of("score");
+    let mut set: Vec<ScoreInput> = Vec::new();
+    let mut remove = Vec::new();
+    let (mut votes, mut scale, mut as_of) = (None, None, None);
+    for (key, value) in pairs {
+        match key.as_str() {
+            "remove" => remove.push(value.to_ascii_lowercase()),
+            "votes" => {
+                votes = Some(value.parse::<u64>().map_err(|_| usage(format!("votes=\"{value}\" is not a whole number."), u))?)
+            }
+            "scale" => {
+                let max = value.parse::<f64>().ok().filter(|m| m.is_finite() && *m > 0.0 && *m <= 1000.0);
+                scale = Some(max.ok_or_else(|| usage(format!("scale=\"{value}\" must be a number from 1 to 1000."), u))?);
+            }
+            "date" => {
+                as_of = Some(NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| usage(format!("date=\"{value}\" is not a YYYY-MM-DD date."), u))?)
+            }
+            source => {
+                let value: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| usage(format!("{source}=\"{value}\" is not a score."), u))?;
+                let known = super::scores::source(source);
+                let key = known.map_or_else(|| source.to_owned(), |s| s.key.to_owned());
+                set.push(ScoreInput {
+                    source: key,
+                    value,
+                    scale_max: known.map_or(10.0, |s| s.scale_max),
+                    votes: None,
+                    as_of: None,
+                });
+            }
+        }
+    }
+    if (votes.is_some() || scale.is_some() || as_of.is_some()) && set.len() != 1 {
+        return Err(usage("votes=, scale= and date= go with exactly one source's score.", u));
+    }
+    for s in &mut set {
+        s.votes = votes;
+        s.as_of = as_of;
+        if let Some(max) = scale {
+            s.scale_max = max;
+        }
+        if s.value > s.scale_max {
+            return Err(usage(
+                format!("{} = {} is above its scale's top ({}); give scale= if it differs.", s.source, s.value, s.scale_max),
+                u,
+            ));
+        }
+    }
+    if set.is_empty() && remove.is_empty() {
+        return Err(usage("Give at least one <source>=<value>, or remove=<source>.", u));
+    }
+    Ok(AdminCommand::Score { target, set, remove })
+}
+
+fn parse_episode(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminCommand, ParseError> {
+    let u = usage_of("episode");
+    let mut number = None;
+    let mut episode = EpisodeInput { number: 0, audio: None, qualities: Vec::new(), title: None, released_at: None };
+    for (key, value) in pairs {
+        match key.as_str() {
+            "ep" | "episode" | "number" => {
+                number = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_EPISODE).contains(n))
+                        .ok_or_else(|| usage(format!("Episode \"{value}\" must be a number from 1 to {MAX_EPISODE}."), u))?,
+                )
+            }
+            "audio" | "dub" => episode.audio = Some(admin::checked_word(value).map_err(|m| usage(m, u))?),
+            "qualities" | "quality" => episode.qualities = admin::split_list(value),
+            "title" => episode.title = Some(admin::checked_title(value).map_err(|m| usage(m, u))?),
+            "at" => {
+                episode.released_at = Some(
+                    DateTime::parse_from_rfc3339(value)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|_| usage(format!("at=\"{value}\" is not an RFC 3339 time such as 2024-04-03T16:25:00Z."), u))?,
+                )
+            }
+            other => return Err(usage(format!("\"{other}=\" is not used here."), u)),
+        }
+    }
+    episode.number = number.ok_or_else(|| usage("Which episode? Give ep=<number>.", u))?;
+    Ok(AdminCommand::Episode { target, episode })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert_eq!(parse("/anime metallic rouge"), Ok(Command::Info(TitleRef::Query("metallic rouge".into()))));
+        assert_eq!(parse("/anime info #12"), Ok(Command::Info(TitleRef::Id(12))));
+        assert_eq!(parse("/ANIME   Scores   frieren "), Ok(Command::Scores(TitleRef::Query("frieren".into()))));
+        assert_eq!(parse("/help"), Ok(Command::Help { topic: None }));
+        assert_eq!(parse("hello"), Err(ParseError::NotACommand));
+        assert_eq!(parse("/anime"), Err(ParseError::Empty));
+        assert_eq!(parse("/anime \u{200B}\u{202E} "), Err(ParseError::Empty));
+    }
+
+    #[test]
+    fn ratings_must_be_one_to_ten() {
+        assert_eq!(
+            parse("/anime rate metallic rouge 8"),
+            Ok(Command::Rate { title: TitleRef::Query("metallic rouge".into()), rating: 8 })
+        );
+        for bad in ["0", "11", "-1", "NaN", "abc", "7.5", "99999999999999999999"] {
+            let err = parse(&format!("/anime rate metallic rouge {bad}")).unwrap_err();
+            assert!(err.to_string().contains("1 to 10"), "{bad}: {err}");
+        }
+        assert!(parse("/anime rate 8").is_err());
+    }
+
+    #[test]
+    fn top_takes_optional_genre_and_count() {
+        assert_eq!(parse("/anime top"), Ok(Command::Top { genre: None, limit: 10 }));
+        assert_eq!(parse("/anime top sci-fi 5"), Ok(Command::Top { genre: Some("sci-fi".into()), limit: 5 }));
+        assert!(parse("/anime top 0").is_err());
+        assert!(parse("/anime top 26").is_err());
+    }
+
+    #[test]
+    fn admin_pairs_and_quotes() {
+        let cmd = parse(r#"/anime admin edit metallic rouge episodes=13 synopsis="A long story" audio=Tamil"#).unwrap();
+        let Command::Admin(AdminCommand::Edit { target, fields }) = cmd else { panic!("not an edit") };
+        assert_eq!(target, TitleRef::Query("metallic rouge".into()));
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields[1], FieldValue::Synopsis(Some("A long story".into())));
+        let Command::Admin(AdminCommand::Add { title, .. }) = parse("/anime admin add \"A = B\" kind=tv").unwrap() else {
+            panic!("not an add")
+        };
+        assert_eq!(title, "A = B");
+    }
+
+    #[test]
+    fn admin_errors_name_the_problem() {
+        let err = parse("/anime admin edit frieren colour=red").unwrap_err().to_string();
+        assert!(err.contains("colour") && err.contains("episodes"), "{err}");
+        assert!(parse("/anime admin edit frieren").unwrap_err().to_string().contains("What should change"));
+        assert!(parse("/anime admin frobnicate x").unwrap_err().to_string().contains("frobnicate"));
+        assert!(parse("/anime admin episode frieren ep=0").is_err());
+        assert!(parse("/anime admin episode frieren ep=100000").is_err());
+        assert!(parse("/anime admin score frieren imdb=11").is_err());
+        assert!(parse("/anime admin score frieren imdb=NaN").is_err());
+    }
+
+    #[test]
+    fn episode_and_score_commands() {
+        let Command::Admin(AdminCommand::Episode { episode, .. }) =
+            parse("/anime admin episode metallic rouge ep=13 audio=Tamil qualities=480p/720p/1080p").unwrap()
+        else {
+            panic!("not an episode")
+        };
+        assert_eq!(episode.number, 13);
+        assert_eq!(episode.audio.as_deref(), Some("Tamil"));
+        assert_eq!(episode.qualities, ["480p", "720p", "1080p"]);
+        let Command::Admin(AdminCommand::Score { set, .. }) =
+            parse("/anime admin score #1 imdb=5.9 MyAnimeList=6.2").unwrap()
+        else {
+            panic!("not a score")
+        };
+        assert_eq!(set.iter().map(|s| s.source.as_str()).collect::<Vec<_>>(), ["imdb", "mal"]);
+    }
+
+    #[test]
+    fn huge_input_is_refused_not_parsed() {
+        let long = format!("/anime {}", "a".repeat(10_000));
+        assert!(matches!(parse(&long), Err(ParseError::TooLong { .. })));
+        let title = format!("/anime {}", "a".repeat(300));
+        assert!(matches!(parse(&title), Err(ParseError::TooLong { limit: 200, .. })));
+    }
+}

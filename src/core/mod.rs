@@ -1,0 +1,14 @@
+//! The platform-neutral core: commands in, replies out.
+
+pub mod admin;
+pub mod app;
+pub mod caller;
+pub mod catalog;
+pub mod clock;
+pub mod command;
+pub mod demo;
+pub mod model;
+pub mod reply;
+pub mod scores;
+pub mod search;
+pub mod text;

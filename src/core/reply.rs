@@ -1,0 +1,154 @@
+//! Platform-neutral replies. The core answers every command with a [`Reply`];
+//! each adapter renders it (plain text for the console, JSON for `--json`,
+//! HTML for Telegram, embeds for Discord) and never decides what to say.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::model::{EntryId, Link, Release};
+use super::scores::{Community, Summary};
+
+/// What the core says back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    Card(Box<Card>),
+    Scores(Box<ScoresView>),
+    /// Several titles fit; the user picks one.
+    Picker(Picker),
+    List(ListView),
+    /// A change was made (or a rating recorded).
+    Done(Notice),
+    Help(HelpView),
+    Error(ErrorReply),
+}
+
+/// Everything shown about one entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Card {
+    pub id: EntryId,
+    /// The title to show first (English where known).
+    pub title: String,
+    /// Other titles worth showing (main, Japanese, Chinese), without repeats.
+    pub other_titles: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub genres: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub season: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aired_from: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aired_to: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub episodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_min: Option<u32>,
+    pub audio: Vec<String>,
+    pub subtitles: Vec<String>,
+    pub qualities: Vec<String>,
+    pub studios: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synopsis: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    pub links: Vec<Link>,
+    pub scores: Summary,
+    pub community: Community,
+    /// The most recent releases, newest first.
+    pub latest_releases: Vec<Release>,
+}
+
+/// `/anime scores`: the per-source detail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoresView {
+    pub id: EntryId,
+    pub title: String,
+    pub scores: Summary,
+    pub community: Community,
+}
+
+/// A choice between titles.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Picker {
+    pub query: String,
+    pub choices: Vec<Choice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Choice {
+    pub id: EntryId,
+    pub title: String,
+    /// Kind and year, e.g. `TV · 2024`.
+    pub detail: String,
+    /// The command line that picks this choice (for buttons and menus).
+    pub command: String,
+}
+
+/// A titled list: top scores, audit records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListView {
+    pub heading: String,
+    pub items: Vec<ListItem>,
+    /// Shown when `items` is empty.
+    pub empty: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListItem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<EntryId>,
+    pub text: String,
+    pub detail: String,
+}
+
+/// A confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<EntryId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelpView {
+    pub lines: Vec<HelpEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelpEntry {
+    pub usage: String,
+    pub about: String,
+}
+
+/// What kind of failure, so adapters can style it (and tests can branch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The input was not understood; the message says how to fix it.
+    BadInput,
+    NotFound,
+    /// The caller may not do this.
+    NotAllowed,
+    /// The bot could not do it right now (storage failure); nothing changed.
+    Unavailable,
+}
+
+/// A failure the user is told about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Reply {
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
+        Reply::Error(ErrorReply { kind, message: message.into() })
+    }
+
+    pub fn done(text: impl Into<String>, id: Option<EntryId>) -> Reply {
+        Reply::Done(Notice { text: text.into(), id })
+    }
+}

@@ -1,0 +1,31 @@
+//! `rouge`: parses arguments, loads the configuration, sets up logging and
+//! hands over to [`rouge::cli::run`].
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use rouge::cli::{Cli, run};
+use rouge::config::Config;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("rouge: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(cli, &config) {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("rouge: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The durable store: sled, one tree per entity, typed big-endian keys, and
+//! one transaction for every group of writes that belong together.
+//!
+//! Nothing outside this module names sled, so another engine can replace it
+//! without touching the core.
+
+mod keys;
+pub mod migrate;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Transactional, Tree};
+
+use crate::core::model::{Entry, EntryId};
+
+/// What can go wrong below the core.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data directory is in use by another rouge process (only one may open it at a time)")]
+    Locked,
+    #[error("the data directory was written by a newer rouge (schema {found}, this build reads up to {supported})")]
+    TooNew { found: u32, supported: u32 },
+    #[error("no migration from schema version {from}")]
+    NoMigration { from: u32 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage engine: {0}")]
+    Engine(#[from] sled::Error),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(err: TransactionError<StoreError>) -> Self {
+        match err {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Engine(e),
+        }
+    }
+}
+
+/// One admin or import change, as it is kept in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// `platform:user_id` of whoever made the change.
+    pub who: String,
+    /// What was done: `add`, `edit`, `delete`, `alias`, `score`, `episode`, `import`.
+    pub action: String,
+    /// A one-line description of the change.
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Entry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Entry>,
+}
+
+/// Writes that land together or not at all.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// Entries to insert or replace (ids come from [`Store::allocate_ids`]).
+    pub put: Vec<Entry>,
+    /// Entries to remove, with their community ratings.
+    pub delete: Vec<EntryId>,
+    /// Audit records; `seq` is assigned when the change is applied.
+    pub audit: Vec<AuditRecord>,
+}
+
+/// The handle to the data directory; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    entries: Tree,
+    ratings: Tree,
+    audit: Tree,
+    audit_by_entry: Tree,
+    meta: Tree,
+}
+
+const NEXT_ID: &[u8] = b"next_entry_id";
+const NEXT_AUDIT: &[u8] = b"next_audit_seq";
+
+impl Store {
+    /// Opens (or creates) the store in `dir` and migrates it to the current schema.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::from_config(sled::Config::new().path(dir))
+    }
+
+    /// A throw-away store that lives in memory and vanishes on drop.
+    pub fn temporary() -> Result<Store, StoreError> {
+        Self::from_config(sled::Config::new().temporary(true))
+    }
+
+    fn from_config(config: sled::Config) -> Result<Store, StoreError> {
+        let db = config.open().map_err(|err| match err {
+            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Locked
+            }
+            other => StoreError::Engine(other),
+        })?;
+        let store = Store {
+            entries: db.open_tree("entries")?,
+            ratings: db.open_tree("ratings")?,
+            audit: db.open_tree("audit")?,
+            audit_by_entry: db.open_tree("audit_by_entry")?,
+            meta: db.open_tree("meta")?,
+            db,
+        };
+        migrate::run(&store.db, &store.meta)?;
+        Ok(store)
+    }
+
+    /// The schema version recorded in the data directory.
+    pub fn schema_version(&self) -> Result<Option<u32>, StoreError> {
+        migrate::version(&self.meta)
+    }
+
+    /// Whether the catalog holds no entry at all.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, in id order. A record that does not decode is an error,
+    /// never silently dropped.
+    pub fn load_entries(&self) -> Result<Vec<Entry>, StoreError> {
+        self.entries
+            .iter()
+            .values()
+            .map(|value| decode::<Entry>(&value?))
+            .collect()
+    }
+
+    pub fn entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
+        self.entries
+            .get(keys::entry(id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Reserves `n` fresh entry ids. Ids lost to a failed write are never reused.
+    pub fn allocate_ids(&self, n: u64) -> Result<std::ops::Range<EntryId>, StoreError> {
+        let end = self.bump_counter(NEXT_ID, n)?;
+        Ok(end - n..end)
+    }
+
+    /// Adds `n` to a counter in `meta` (starting from 1) and returns the new value.
+    fn bump_counter(&self, key: &[u8], n: u64) -> Result<u64, StoreError> {
+        let updated = self.meta.update_and_fetch(key, |old| {
+            let current = old.and_then(keys::decode_u64).unwrap_or(1);
+            Some(current.saturating_add(n).to_be_bytes().to_vec())
+        })?;
+        updated
+            .as_deref()
+            .and_then(keys::decode_u64)
+            .ok_or_else(|| StoreError::Corrupt("counter is not 8 bytes".into()))
+    }
+
+    /// Applies a change in one transaction: every entry, deletion, rating
+    /// removal and audit record lands, or none does.
+    pub fn apply(&self, mut change: Change) -> Result<(), StoreError> {
+        if !change.audit.is_empty() {
+            let n = change.audit.len() as u64;
+            let end = self.bump_counter(NEXT_AUDIT, n)?;
+            for (record, seq) in change.audit.iter_mut().zip(end - n..end) {
+                record.seq = seq;
+            }
+        }
+        let puts = change
+            .put
+            .iter()
+            .map(|e| Ok((keys::entry(e.id), encode(e)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let audits = change
+            .audit
+            .iter()
+            .map(|a| Ok((a.seq, a.entry, encode(a)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut rating_keys = Vec::new();
+        for id in &change.delete {
+            for key in self.ratings.scan_prefix(keys::entry(*id)).keys() {
+                rating_keys.push(key?);
+            }
+        }
+        (&self.entries, &self.ratings, &self.audit, &self.audit_by_entry).transaction(
+            |(entries, ratings, audit, audit_by_entry)| {
+                for (key, value) in &puts {
+                    entries.insert(key, value.as_slice())?;
+                }
+                for id in &change.delete {
+                    entries.remove(&keys::entry(*id))?;
+                }
+                for key in &rating_keys {
+                    ratings.remove(key)?;
+                }
+                for (seq, entry, value) in &audits {
+                    audit.insert(&keys::audit(*seq), value.as_slice())?;
+                    if let Some(entry) = entry {
+                        audit_by_entry.insert(&keys::audit_by_entry(*entry, *seq), &[])?;
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Sets `user`'s rating of an entry; returns the rating it replaced.
+    pub fn set_rating(&self, entry: EntryId, user: &str, value: u8) -> Result<Option<u8>, StoreError> {
+        let old = self.ratings.insert(keys::rating(entry, user), &[value])?;
+        Ok(old.and_then(|v| v.first().copied()))
+    }
+
+    /// Every rating of an entry, as values 1–10.
+    pub fn ratings(&self, entry: EntryId) -> Result<Vec<u8>, StoreError> {
+        self.ratings
+            .scan_prefix(keys::entry(entry))
+            .values()
+            .map(|v| {
+                v?.first()
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt("empty rating".into()))
+            })
+            .collect()
+    }
+
+    /// The newest audit records, newest first; only one entry's when `entry` is given.
+    pub fn audit(&self, entry: Option<EntryId>, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let seqs: Vec<u64> = match entry {
+            Some(id) => self
+                .audit_by_entry
+                .scan_prefix(keys::entry(id))
+                .keys()
+                .rev()
+                .take(limit)
+                .map(|k| {
+                    let k = k?;
+                    keys::decode_u64(&k[8..])
+                        .ok_or_else(|| StoreError::Corrupt("bad audit index key".into()))
+                })
+                .collect::<Result<_, _>>()?,
+            None => self
+                .audit
+                .iter()
+                .keys()
+                .rev()
+                .take(limit)
+                .map(|k| {
+                    keys::decode_u64(&k?).ok_or_else(|| StoreError::Corrupt("bad audit key".into()))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        seqs.into_iter()
+            .map(|seq| {
+                let value = self
+                    .audit
+                    .get(keys::audit(seq))?
+                    .ok_or_else(|| StoreError::Corrupt(format!("audit record {seq} is missing")))?;
+                decode(&value)
+            })
+            .collect()
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("cannot decode a record: {e}")))
+}
+
+impl Store {
+    /// Makes sure ids up to and including `id` are never allocated again
+    /// (an import that keeps its records' ids calls this).
+    pub fn reserve_through(&self, id: EntryId) -> Result<(), StoreError> {
+        self.meta.update_and_fetch(NEXT_ID, |old| {
+            let current = old.and_then(keys::decode_u64).unwrap_or(1);
+            Some(current.max(id.saturating_add(1)).to_be_bytes().to_vec())
+        })?;
+        Ok(())
+    }
+}
