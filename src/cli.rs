@@ -76,11 +76,23 @@ pub enum CliCommand {
 
 /// Opens the data directory and the catalog.
 fn open_app(config: &Config) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.data_dir)
-        .with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?;
-    Ok(App::open(store, config.core_settings(), Arc::new(SystemClock))?)
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = Store::open(&config.data_dir).with_context(|| {
+        format!(
+            "cannot open the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    Ok(App::open(
+        store,
+        config.core_settings(),
+        Arc::new(SystemClock),
+    )?)
 }
 
 fn caller(as_user: Option<&str>) -> anyhow::Result<Caller> {
@@ -88,7 +100,10 @@ fn caller(as_user: Option<&str>) -> anyhow::Result<Caller> {
         None => Ok(Caller::local_owner()),
         Some(name) => {
             let name = name.trim();
-            if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
+            if name.is_empty()
+                || name.len() > 64
+                || name.chars().any(|c| c.is_control() || c == ':')
+            {
                 bail!("--as-user needs a name of 1 to 64 characters without ':'");
             }
             Ok(Caller::local(name))
@@ -106,12 +121,24 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
             app.store().flush()?;
             Ok(0)
         }
-        CliCommand::Ask { as_user, json, line } => {
+        CliCommand::Ask {
+            as_user,
+            json,
+            line,
+        } => {
             let app = open_app(config)?;
             let reply = app.handle_line(&caller(as_user.as_deref())?, &line);
-            let text = if json { serde_json::to_string(&reply)? } else { console::render(&reply) };
+            let text = if json {
+                serde_json::to_string(&reply)?
+            } else {
+                console::render(&reply)
+            };
             println!("{text}");
-            Ok(if matches!(reply, Reply::Error(_)) { 1 } else { 0 })
+            Ok(if matches!(reply, Reply::Error(_)) {
+                1
+            } else {
+                0
+            })
         }
         CliCommand::Search { limit, json, query } => {
             let app = open_app(config)?;
@@ -138,20 +165,34 @@ fn search(app: &App, limit: usize, json: bool, query: Option<&str>) -> anyhow::R
         for line in std::io::stdin().lock().lines() {
             let line = line.context("cannot read standard input")?;
             let results = app.search(&line, limit);
-            serde_json::to_writer(&mut out, &serde_json::json!({ "query": line, "results": results }))?;
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({ "query": line, "results": results }),
+            )?;
             writeln!(out)?;
         }
         return Ok(());
     };
     let results = app.search(query, limit);
     if json {
-        serde_json::to_writer(&mut out, &serde_json::json!({ "query": query, "results": results }))?;
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({ "query": query, "results": results }),
+        )?;
         writeln!(out)?;
     } else if results.is_empty() {
         writeln!(out, "No match for \"{query}\".")?;
     } else {
         for r in results {
-            writeln!(out, "#{:<6} {:.3}  {:<8} {}  ← {}", r.id, r.score, format!("{:?}", r.how).to_lowercase(), r.title, r.matched)?;
+            writeln!(
+                out,
+                "#{:<6} {:.3}  {:<8} {}  ← {}",
+                r.id,
+                r.score,
+                format!("{:?}", r.how).to_lowercase(),
+                r.title,
+                r.matched
+            )?;
         }
     }
     Ok(())
@@ -169,7 +210,12 @@ fn import(app: &App, format: Format, file: &Path) -> anyhow::Result<()> {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         })
-        .with_context(|| format!("{} was not imported; the catalog is unchanged", file.display()))?;
+        .with_context(|| {
+            format!(
+                "{} was not imported; the catalog is unchanged",
+                file.display()
+            )
+        })?;
     bar.finish_and_clear();
     for skipped in &summary.skipped {
         eprintln!("skipped {}: {}", skipped.position, skipped.reason);
@@ -186,11 +232,13 @@ fn export(app: &App, out: Option<&Path>) -> anyhow::Result<()> {
             // leaves a truncated file where a good one was.
             let tmp = path.with_extension("partial");
             let mut file = std::io::BufWriter::new(
-                std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?,
             );
             crate::import::rouge_json::write(&entries, &mut file)?;
             file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("Exported {} entries to {}.", entries.len(), path.display());
         }
         None => {

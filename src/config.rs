@@ -66,16 +66,18 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         for owner in &self.owners {
-            let valid = owner
-                .split_once(':')
-                .is_some_and(|(p, id)| matches!(p, "telegram" | "discord" | "local") && !id.is_empty());
+            let valid = owner.split_once(':').is_some_and(|(p, id)| {
+                matches!(p, "telegram" | "discord" | "local") && !id.is_empty()
+            });
             if !valid {
                 return Err(ConfigError::Invalid(format!(
                     "owner \"{owner}\" should be \"telegram:<user id>\", \"discord:<user id>\" or \"local:<name>\""
@@ -83,7 +85,9 @@ impl Config {
             }
         }
         if !(2..=10).contains(&self.search.picker_size) {
-            return Err(ConfigError::Invalid("search.picker_size must be from 2 to 10".into()));
+            return Err(ConfigError::Invalid(
+                "search.picker_size must be from 2 to 10".into(),
+            ));
         }
         Ok(())
     }
@@ -114,17 +118,26 @@ mod tests {
     fn file_overrides_defaults_and_bad_values_are_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("rouge.toml");
-        std::fs::write(&path, "owners = [\"telegram:42\"]\n[search]\npicker_size = 8\n").expect("write");
+        std::fs::write(
+            &path,
+            "owners = [\"telegram:42\"]\n[search]\npicker_size = 8\n",
+        )
+        .expect("write");
         let config = Config::load_without_env(Some(&path)).expect("loads");
         assert_eq!(config.owners, ["telegram:42"]);
         assert_eq!(config.search.picker_size, 8);
 
         std::fs::write(&path, "owners = [\"alice\"]\n").expect("write");
-        let err = Config::load_without_env(Some(&path)).unwrap_err().to_string();
+        let err = Config::load_without_env(Some(&path))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("alice"), "{err}");
 
         std::fs::write(&path, "colour = \"red\"\n").expect("write");
         assert!(Config::load_without_env(Some(&path)).is_err());
-        assert!(matches!(Config::load_without_env(Some(&dir.path().join("nope.toml"))), Err(ConfigError::Missing(_))));
+        assert!(matches!(
+            Config::load_without_env(Some(&dir.path().join("nope.toml"))),
+            Err(ConfigError::Missing(_))
+        ));
     }
 }

@@ -19,8 +19,12 @@ fn main() -> std::process::ExitCode {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match run(cli, &config) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(err) => {

@@ -19,7 +19,12 @@ pub fn render(reply: &Reply) -> String {
             for line in &view.scores.sources {
                 let _ = write!(out, "  {}: {}", line.label, trim_float(line.value));
                 if line.scale_max != 10.0 {
-                    let _ = write!(out, "/{} (= {} of 10)", trim_float(line.scale_max), line.normalised);
+                    let _ = write!(
+                        out,
+                        "/{} (= {} of 10)",
+                        trim_float(line.scale_max),
+                        line.normalised
+                    );
                 }
                 if let Some(votes) = line.votes {
                     let _ = write!(out, " · {votes} votes");
@@ -36,7 +41,14 @@ pub fn render(reply: &Reply) -> String {
         Reply::Picker(picker) => {
             let mut out = format!("Which one did you mean by \"{}\"?\n", picker.query);
             for (i, c) in picker.choices.iter().enumerate() {
-                let _ = writeln!(out, "  {}. {} ({}) — {}", i + 1, c.title, c.detail, c.command);
+                let _ = writeln!(
+                    out,
+                    "  {}. {} ({}) — {}",
+                    i + 1,
+                    c.title,
+                    c.detail,
+                    c.command
+                );
             }
             out.trim_end().to_owned()
         }
@@ -53,7 +65,13 @@ pub fn render(reply: &Reply) -> String {
         }
         Reply::Done(notice) => notice.text.clone(),
         Reply::Help(help) => {
-            let width = help.lines.iter().map(|l| l.usage.chars().count()).max().unwrap_or(0).min(48);
+            let width = help
+                .lines
+                .iter()
+                .map(|l| l.usage.chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(48);
             let mut out = String::from("Commands:\n");
             for line in &help.lines {
                 let _ = writeln!(out, "  {:width$}  {}", line.usage, line.about);
@@ -96,12 +114,23 @@ fn render_card(card: &Card) -> String {
         let _ = writeln!(out, "{}", when.join(" · "));
     }
     match (card.episodes, card.duration_min) {
-        (Some(n), Some(min)) => { let _ = writeln!(out, "Episodes: {n} × {min} min"); }
-        (Some(n), None) => { let _ = writeln!(out, "Episodes: {n}"); }
-        (None, Some(min)) => { let _ = writeln!(out, "Duration: {min} min per episode"); }
+        (Some(n), Some(min)) => {
+            let _ = writeln!(out, "Episodes: {n} × {min} min");
+        }
+        (Some(n), None) => {
+            let _ = writeln!(out, "Episodes: {n}");
+        }
+        (None, Some(min)) => {
+            let _ = writeln!(out, "Duration: {min} min per episode");
+        }
         (None, None) => {}
     }
-    for (label, list) in [("Audio", &card.audio), ("Subtitles", &card.subtitles), ("Qualities", &card.qualities), ("Studios", &card.studios)] {
+    for (label, list) in [
+        ("Audio", &card.audio),
+        ("Subtitles", &card.subtitles),
+        ("Qualities", &card.qualities),
+        ("Studios", &card.studios),
+    ] {
         if !list.is_empty() {
             let _ = writeln!(out, "{label}: {}", list.join(", "));
         }
@@ -119,7 +148,11 @@ fn render_card(card: &Card) -> String {
         if !release.qualities.is_empty() {
             let _ = write!(line, ", {}", release.qualities.join("/"));
         }
-        let _ = writeln!(out, "{line} ({})", release.released_at.format("%Y-%m-%d %H:%M UTC"));
+        let _ = writeln!(
+            out,
+            "{line} ({})",
+            release.released_at.format("%Y-%m-%d %H:%M UTC")
+        );
     }
     if let Some(synopsis) = &card.synopsis {
         let _ = writeln!(out, "\n{synopsis}");
@@ -144,7 +177,12 @@ fn summary_line(summary: &Summary) -> String {
             if s.scale_max == 10.0 {
                 format!("{} {}", s.label, trim_float(s.value))
             } else {
-                format!("{} {}/{}", s.label, trim_float(s.value), trim_float(s.scale_max))
+                format!(
+                    "{} {}/{}",
+                    s.label,
+                    trim_float(s.value),
+                    trim_float(s.scale_max)
+                )
             }
         })
         .collect();
@@ -158,7 +196,10 @@ fn community_line(community: &Community, id: u64) -> String {
     match (community.ratings, community.score) {
         (0, _) => format!("Community: no ratings yet — be the first: /anime rate #{id} <1-10>"),
         (n, Some(score)) => format!("Community: {score} from {n} ratings"),
-        (n, None) => format!("Community: {n} rating{} so far (a score shows from 3)", if n == 1 { "" } else { "s" }),
+        (n, None) => format!(
+            "Community: {n} rating{} so far (a score shows from 3)",
+            if n == 1 { "" } else { "s" }
+        ),
     }
 }
 
@@ -168,12 +209,20 @@ fn trim_float(v: f64) -> String {
         return format!("{v:.0}");
     }
     let two = format!("{v:.2}");
-    if two.ends_with('0') { format!("{v:.1}") } else { two }
+    if two.ends_with('0') {
+        format!("{v:.1}")
+    } else {
+        two
+    }
 }
 
 /// Lines typed in the console may leave out the `/anime` prefix.
 fn as_command(line: &str) -> String {
-    if line.starts_with('/') { line.to_owned() } else { format!("/anime {line}") }
+    if line.starts_with('/') {
+        line.to_owned()
+    } else {
+        format!("/anime {line}")
+    }
 }
 
 /// Runs the interactive console until end of input. On a terminal it keeps

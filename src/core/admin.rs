@@ -91,41 +91,74 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
     if let Some(source) = key.strip_prefix("id.") {
         let source = source.to_ascii_lowercase();
         if source.is_empty() || value.chars().count() > 64 {
-            return Err(format!("\"{key}={value}\" is not an external id (id.<source>=<id>)."));
+            return Err(format!(
+                "\"{key}={value}\" is not an external id (id.<source>=<id>)."
+            ));
         }
         return Ok(FieldValue::ExternalId(source, opt(value)));
     }
-    let field: Field = key
-        .parse()
-        .map_err(|_| format!("Unknown field \"{key}\". Fields: {}, id.<source>.", Field::names()))?;
+    let field: Field = key.parse().map_err(|_| {
+        format!(
+            "Unknown field \"{key}\". Fields: {}, id.<source>.",
+            Field::names()
+        )
+    })?;
     let bad = |what: &str| format!("{}=\"{value}\" is not {what}.", field.name());
     Ok(match field {
         Field::Title => FieldValue::Title(checked_title(value)?),
         Field::Kind => FieldValue::Kind(match opt(value) {
             None => None,
-            Some(v) => Some(v.parse().map_err(|_| bad("a kind (tv, movie, ova, ona, web, special)"))?),
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| bad("a kind (tv, movie, ova, ona, web, special)"))?,
+            ),
         }),
         Field::Status => FieldValue::Status(match opt(value) {
             None => None,
-            Some(v) => Some(v.parse().map_err(|_| bad("a status (upcoming, airing, finished)"))?),
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| bad("a status (upcoming, airing, finished)"))?,
+            ),
         }),
         Field::Season => FieldValue::Season(match opt(value) {
             None => None,
-            Some(v) => Some(v.replace(['-', '_'], " ").parse().map_err(|_| bad("a season such as winter-2024"))?),
+            Some(v) => Some(
+                v.replace(['-', '_'], " ")
+                    .parse()
+                    .map_err(|_| bad("a season such as winter-2024"))?,
+            ),
         }),
         Field::Aired | Field::Ended => {
             let date = match opt(value) {
                 None => None,
-                Some(v) => Some(NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| bad("a YYYY-MM-DD date"))?),
+                Some(v) => Some(
+                    NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                        .map_err(|_| bad("a YYYY-MM-DD date"))?,
+                ),
             };
-            if field == Field::Aired { FieldValue::Aired(date) } else { FieldValue::Ended(date) }
+            if field == Field::Aired {
+                FieldValue::Aired(date)
+            } else {
+                FieldValue::Ended(date)
+            }
         }
         Field::Episodes | Field::Duration => {
             let n = match opt(value) {
                 None => None,
-                Some(v) => Some(v.trim_end_matches("min").trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| bad("a whole number from 1 to 10000"))?),
+                Some(v) => Some(
+                    v.trim_end_matches("min")
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=10_000).contains(n))
+                        .ok_or_else(|| bad("a whole number from 1 to 10000"))?,
+                ),
             };
-            if field == Field::Episodes { FieldValue::Episodes(n) } else { FieldValue::Duration(n) }
+            if field == Field::Episodes {
+                FieldValue::Episodes(n)
+            } else {
+                FieldValue::Duration(n)
+            }
         }
         Field::Genres => FieldValue::Genres(checked_list(value)?),
         Field::Audio => FieldValue::Audio(checked_list(value)?),
@@ -134,7 +167,9 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
         Field::Studios => FieldValue::Studios(checked_list(value)?),
         Field::Synopsis => {
             if value.chars().count() > MAX_TEXT_CHARS {
-                return Err(format!("The synopsis is limited to {MAX_TEXT_CHARS} characters."));
+                return Err(format!(
+                    "The synopsis is limited to {MAX_TEXT_CHARS} characters."
+                ));
             }
             FieldValue::Synopsis(opt(value))
         }
@@ -146,8 +181,12 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
             split_list(value)
                 .into_iter()
                 .map(|url| {
-                    let url = checked_url(&url).ok_or_else(|| format!("links: \"{url}\" is not an http(s) URL."))?;
-                    Ok(Link { label: link_label(&url), url })
+                    let url = checked_url(&url)
+                        .ok_or_else(|| format!("links: \"{url}\" is not an http(s) URL."))?;
+                    Ok(Link {
+                        label: link_label(&url),
+                        url,
+                    })
                 })
                 .collect::<Result<_, String>>()?,
         ),
@@ -166,7 +205,10 @@ pub fn checked_title(value: &str) -> Result<String, String> {
         return Err("A title needs at least one letter or digit.".into());
     }
     if t.chars().count() > super::command::MAX_TITLE_CHARS {
-        return Err(format!("Titles are limited to {} characters.", super::command::MAX_TITLE_CHARS));
+        return Err(format!(
+            "Titles are limited to {} characters.",
+            super::command::MAX_TITLE_CHARS
+        ));
     }
     Ok(t)
 }
@@ -201,7 +243,9 @@ fn checked_url(url: &str) -> Option<String> {
     let url = url.trim();
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 500
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'));
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'));
     ok.then(|| url.to_owned())
 }
 
@@ -235,10 +279,19 @@ pub fn field_text(entry: &Entry, field: Field) -> String {
         Field::Studios => list(&entry.studios),
         Field::Synopsis => opt(entry.synopsis.as_ref().map(|s| {
             let short: String = s.chars().take(40).collect();
-            if short.len() < s.len() { format!("{short}…") } else { short }
+            if short.len() < s.len() {
+                format!("{short}…")
+            } else {
+                short
+            }
         })),
         Field::Picture => opt(entry.picture.clone()),
-        Field::Links => entry.links.iter().map(|l| l.url.as_str()).collect::<Vec<_>>().join(", "),
+        Field::Links => entry
+            .links
+            .iter()
+            .map(|l| l.url.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -263,7 +316,11 @@ pub fn describe_changes(before: &Entry, after: &Entry) -> String {
     if before.releases != after.releases {
         parts.push("episodes released changed".into());
     }
-    if parts.is_empty() { "no change".into() } else { parts.join("; ") }
+    if parts.is_empty() {
+        "no change".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 #[cfg(test)]
@@ -272,16 +329,31 @@ mod tests {
 
     #[test]
     fn parses_typed_values() {
-        assert_eq!(parse_field("type", "TV"), Ok(FieldValue::Kind(Some(Kind::Tv))));
+        assert_eq!(
+            parse_field("type", "TV"),
+            Ok(FieldValue::Kind(Some(Kind::Tv)))
+        );
         assert_eq!(parse_field("eps", "13"), Ok(FieldValue::Episodes(Some(13))));
-        assert_eq!(parse_field("duration", "24min"), Ok(FieldValue::Duration(Some(24))));
+        assert_eq!(
+            parse_field("duration", "24min"),
+            Ok(FieldValue::Duration(Some(24)))
+        );
         assert_eq!(parse_field("episodes", ""), Ok(FieldValue::Episodes(None)));
         assert_eq!(
             parse_field("qualities", "480p/720p/1080p"),
-            Ok(FieldValue::Qualities(vec!["480p".into(), "720p".into(), "1080p".into()]))
+            Ok(FieldValue::Qualities(vec![
+                "480p".into(),
+                "720p".into(),
+                "1080p".into()
+            ]))
         );
-        assert!(matches!(parse_field("season", "winter-2024"), Ok(FieldValue::Season(Some(_)))));
-        assert!(matches!(parse_field("id.mal", "54794"), Ok(FieldValue::ExternalId(s, Some(id))) if s == "mal" && id == "54794"));
+        assert!(matches!(
+            parse_field("season", "winter-2024"),
+            Ok(FieldValue::Season(Some(_)))
+        ));
+        assert!(
+            matches!(parse_field("id.mal", "54794"), Ok(FieldValue::ExternalId(s, Some(id))) if s == "mal" && id == "54794")
+        );
     }
 
     #[test]
@@ -293,7 +365,11 @@ mod tests {
         assert!(parse_field("title", "").is_err());
         assert!(parse_field("title", "!!!").is_err());
         assert!(parse_field("synopsis", &"x".repeat(5000)).is_err());
-        assert!(parse_field("colour", "red").unwrap_err().contains("Unknown field"));
+        assert!(
+            parse_field("colour", "red")
+                .unwrap_err()
+                .contains("Unknown field")
+        );
     }
 
     #[test]

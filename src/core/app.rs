@@ -36,7 +36,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { owners: Vec::new(), picker_size: 5, seed_demo: true }
+        Settings {
+            owners: Vec::new(),
+            picker_size: 5,
+            seed_demo: true,
+        }
     }
 }
 
@@ -117,7 +121,11 @@ const SEEDER: &str = "rouge:demo-seed";
 impl App {
     /// Loads the catalog from `store`; an empty store gets the demo catalog
     /// when `settings.seed_demo` is set.
-    pub fn open(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Result<App, ImportFailure> {
+    pub fn open(
+        store: Store,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, ImportFailure> {
         let started = Instant::now();
         let catalog = Catalog::build(store.load_entries()?);
         let app = App {
@@ -131,10 +139,19 @@ impl App {
             }),
         };
         if settings.seed_demo && app.inner.store.is_empty() {
-            let summary = app.import(Format::Rouge, super::demo::CATALOG.as_bytes(), SEEDER, |_, _| {})?;
+            let summary = app.import(
+                Format::Rouge,
+                super::demo::CATALOG.as_bytes(),
+                SEEDER,
+                |_, _| {},
+            )?;
             info!(added = summary.added, "seeded the demo catalog");
         }
-        info!(entries = app.catalog().len(), elapsed_ms = started.elapsed().as_millis() as u64, "catalog loaded");
+        info!(
+            entries = app.catalog().len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "catalog loaded"
+        );
         Ok(app)
     }
 
@@ -207,19 +224,23 @@ impl App {
 
     fn run(&self, caller: &Caller, cmd: Command) -> Result<Reply, CommandError> {
         match cmd {
-            Command::Info(title) => Ok(match self.resolve(&title, |id| format!("/anime #{id}"), false)? {
-                Resolved::One(entry) => Reply::Card(Box::new(self.card(&entry)?)),
-                Resolved::Choose(picker) => Reply::Picker(picker),
-            }),
-            Command::Scores(title) => Ok(match self.resolve(&title, |id| format!("/anime scores #{id}"), false)? {
-                Resolved::One(entry) => Reply::Scores(Box::new(ScoresView {
-                    id: entry.id,
-                    title: entry.display_title().to_owned(),
-                    scores: scores::summarise(&entry.scores),
-                    community: scores::community(&self.inner.store.ratings(entry.id)?),
-                })),
-                Resolved::Choose(picker) => Reply::Picker(picker),
-            }),
+            Command::Info(title) => Ok(
+                match self.resolve(&title, |id| format!("/anime #{id}"), false)? {
+                    Resolved::One(entry) => Reply::Card(Box::new(self.card(&entry)?)),
+                    Resolved::Choose(picker) => Reply::Picker(picker),
+                },
+            ),
+            Command::Scores(title) => Ok(
+                match self.resolve(&title, |id| format!("/anime scores #{id}"), false)? {
+                    Resolved::One(entry) => Reply::Scores(Box::new(ScoresView {
+                        id: entry.id,
+                        title: entry.display_title().to_owned(),
+                        scores: scores::summarise(&entry.scores),
+                        community: scores::community(&self.inner.store.ratings(entry.id)?),
+                    })),
+                    Resolved::Choose(picker) => Reply::Picker(picker),
+                },
+            ),
             Command::Rate { title, rating } => self.rate(caller, &title, rating),
             Command::Top { genre, limit } => Ok(self.top(genre.as_deref(), limit)),
             Command::Help { topic } => Ok(self.help(caller, topic.as_deref())),
@@ -234,10 +255,18 @@ impl App {
 
     /// Finds the entry a title names. Look-ups settle on a confident best
     /// match; admin writes (`strict`) need an exact, unique title or an id.
-    fn resolve(&self, title: &TitleRef, pick: impl Fn(EntryId) -> String, strict: bool) -> Result<Resolved, CommandError> {
+    fn resolve(
+        &self,
+        title: &TitleRef,
+        pick: impl Fn(EntryId) -> String,
+        strict: bool,
+    ) -> Result<Resolved, CommandError> {
         let query = match title {
             TitleRef::Id(id) => {
-                return self.entry(*id).map(Resolved::One).ok_or(CommandError::NoSuchId(*id));
+                return self
+                    .entry(*id)
+                    .map(Resolved::One)
+                    .ok_or(CommandError::NoSuchId(*id));
             }
             TitleRef::Query(q) => q,
         };
@@ -256,10 +285,8 @@ impl App {
                 || (top.score >= 0.85 && top.score - runner_up >= 0.08)
                 || top.score - runner_up >= 0.25
         };
-        if confident {
-            if let Some(entry) = catalog.entry(top.entry) {
-                return Ok(Resolved::One(entry));
-            }
+        if confident && let Some(entry) = catalog.entry(top.entry) {
+            return Ok(Resolved::One(entry));
         }
         let choices = hits
             .iter()
@@ -271,7 +298,10 @@ impl App {
                 command: pick(e.id),
             })
             .collect();
-        Ok(Resolved::Choose(Picker { query: query.clone(), choices }))
+        Ok(Resolved::Choose(Picker {
+            query: query.clone(),
+            choices,
+        }))
     }
 
     fn card(&self, entry: &Entry) -> Result<Card, CommandError> {
@@ -288,7 +318,11 @@ impl App {
             }
         }
         let mut latest_releases: Vec<Release> = entry.releases.clone();
-        latest_releases.sort_by(|a, b| b.released_at.cmp(&a.released_at).then(b.number.cmp(&a.number)));
+        latest_releases.sort_by(|a, b| {
+            b.released_at
+                .cmp(&a.released_at)
+                .then(b.number.cmp(&a.number))
+        });
         latest_releases.truncate(3);
         Ok(Card {
             id: entry.id,
@@ -296,7 +330,9 @@ impl App {
             other_titles,
             kind: entry.kind.map(|k| k.label().to_owned()),
             genres: entry.genres.clone(),
-            status: entry.status_as_of(self.now().date_naive()).map(|s| s.label().to_owned()),
+            status: entry
+                .status_as_of(self.now().date_naive())
+                .map(|s| s.label().to_owned()),
             season: entry.season_or_derived().map(|s| s.to_string()),
             aired_from: entry.aired_from,
             aired_to: entry.aired_to,
@@ -320,14 +356,23 @@ impl App {
             Resolved::One(entry) => entry,
             Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
         };
-        let previous = self.inner.store.set_rating(entry.id, &caller.key(), rating)?;
+        let previous = self
+            .inner
+            .store
+            .set_rating(entry.id, &caller.key(), rating)?;
         let community = scores::community(&self.inner.store.ratings(entry.id)?);
         let mut text = match previous {
-            Some(old) => format!("You rated {} {rating}/10 (it was {old}).", entry.display_title()),
+            Some(old) => format!(
+                "You rated {} {rating}/10 (it was {old}).",
+                entry.display_title()
+            ),
             None => format!("You rated {} {rating}/10.", entry.display_title()),
         };
         match community.score {
-            Some(score) => text.push_str(&format!(" Community score: {score} from {} ratings.", community.ratings)),
+            Some(score) => text.push_str(&format!(
+                " Community score: {score} from {} ratings.",
+                community.ratings
+            )),
             None => text.push_str(&format!(
                 " The community score appears after {} ratings ({} so far).",
                 scores::COMMUNITY_MIN_RATINGS,
@@ -343,7 +388,9 @@ impl App {
         let mut ranked: Vec<(scores::Tenths, u64, Arc<Entry>)> = catalog
             .entries()
             .filter(|e| {
-                wanted.as_ref().is_none_or(|w| e.genres.iter().any(|g| &text::fold(g).key == w))
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| e.genres.iter().any(|g| &text::fold(g).key == w))
             })
             .filter_map(|e| {
                 let summary = scores::summarise(&e.scores).summary?;
@@ -383,7 +430,10 @@ impl App {
                 Some(t) => h.topic == t,
                 None => !h.admin || owner,
             })
-            .map(|h| HelpEntry { usage: h.usage.to_owned(), about: h.about.to_owned() })
+            .map(|h| HelpEntry {
+                usage: h.usage.to_owned(),
+                about: h.about.to_owned(),
+            })
             .collect::<Vec<_>>();
         if lines.is_empty() {
             return Reply::error(ErrorKind::BadInput, "No help on that; try /anime help");
@@ -396,20 +446,22 @@ impl App {
         let _writer = self.write_lock();
         match cmd {
             AdminCommand::Add { title, fields } => self.add(&who, title, fields),
-            AdminCommand::Edit { target, fields } => {
-                self.modify(&who, &target, "edit", |entry| {
-                    let before = entry.clone();
-                    for value in fields {
-                        if let Some(field) = value.field() {
-                            entry.locked.insert(field);
-                        }
-                        value.apply(entry);
+            AdminCommand::Edit { target, fields } => self.modify(&who, &target, "edit", |entry| {
+                let before = entry.clone();
+                for value in fields {
+                    if let Some(field) = value.field() {
+                        entry.locked.insert(field);
                     }
-                    Ok(admin::describe_changes(&before, entry))
-                })
-            }
+                    value.apply(entry);
+                }
+                Ok(admin::describe_changes(&before, entry))
+            }),
             AdminCommand::Delete { target } => self.delete(&who, &target),
-            AdminCommand::Alias { target, add, remove } => self.modify(&who, &target, "alias", |entry| {
+            AdminCommand::Alias {
+                target,
+                add,
+                remove,
+            } => self.modify(&who, &target, "alias", |entry| {
                 let mut done = Vec::new();
                 for alias in remove {
                     let key = text::fold(&alias).key;
@@ -425,33 +477,49 @@ impl App {
                 }
                 for (alias, lang) in add {
                     if !entry.add_alt_title(&alias, lang) {
-                        return Err(CommandError::BadInput(format!("{} already has the title \"{alias}\".", entry.display_title())));
+                        return Err(CommandError::BadInput(format!(
+                            "{} already has the title \"{alias}\".",
+                            entry.display_title()
+                        )));
                     }
                     done.push(format!("added \"{alias}\" ({})", lang.as_str()));
                 }
                 Ok(done.join("; "))
             }),
-            AdminCommand::Score { target, set, remove } => self.modify(&who, &target, "score", |entry| {
+            AdminCommand::Score {
+                target,
+                set,
+                remove,
+            } => self.modify(&who, &target, "score", |entry| {
                 set_scores(entry, set, remove, self.now().date_naive())
             }),
             AdminCommand::Episode { target, episode } => {
                 let now = self.now();
-                self.modify(&who, &target, "episode", |entry| record_episode(entry, episode, now))
+                self.modify(&who, &target, "episode", |entry| {
+                    record_episode(entry, episode, now)
+                })
             }
             AdminCommand::Audit { target } => {
                 let entry = match target {
                     None => None,
-                    Some(t) => match self.resolve(&t, |id| format!("/anime admin audit #{id}"), false)? {
-                        Resolved::One(e) => Some(e.id),
-                        Resolved::Choose(p) => return Ok(Reply::Picker(p)),
-                    },
+                    Some(t) => {
+                        match self.resolve(&t, |id| format!("/anime admin audit #{id}"), false)? {
+                            Resolved::One(e) => Some(e.id),
+                            Resolved::Choose(p) => return Ok(Reply::Picker(p)),
+                        }
+                    }
                 };
                 Ok(self.audit_view(entry)?)
             }
         }
     }
 
-    fn add(&self, who: &str, title: String, fields: Vec<FieldValue>) -> Result<Reply, CommandError> {
+    fn add(
+        &self,
+        who: &str,
+        title: String,
+        fields: Vec<FieldValue>,
+    ) -> Result<Reply, CommandError> {
         let title = admin::checked_title(&title).map_err(CommandError::BadInput)?;
         self.refuse_duplicate_title(&title, None)?;
         let id = self.inner.store.allocate_ids(1)?.start;
@@ -466,7 +534,14 @@ impl App {
         self.refuse_duplicate_title(&entry.title, None)?;
         let reply = Reply::done(format!("Added #{id} {}.", entry.display_title()), Some(id));
         self.commit(Change {
-            audit: vec![self.audit_record(who, "add", format!("added \"{}\"", entry.title), Some(id), None, Some(entry.clone()))],
+            audit: vec![self.audit_record(
+                who,
+                "add",
+                format!("added \"{}\"", entry.title),
+                Some(id),
+                None,
+                Some(entry.clone()),
+            )],
             put: vec![entry],
             delete: Vec::new(),
         })?;
@@ -475,11 +550,25 @@ impl App {
 
     fn delete(&self, who: &str, target: &TitleRef) -> Result<Reply, CommandError> {
         let entry = self.resolve_strict(target)?;
-        let reply = Reply::done(format!("Deleted #{} {} and its ratings.", entry.id, entry.display_title()), Some(entry.id));
+        let reply = Reply::done(
+            format!(
+                "Deleted #{} {} and its ratings.",
+                entry.id,
+                entry.display_title()
+            ),
+            Some(entry.id),
+        );
         self.commit(Change {
             put: Vec::new(),
             delete: vec![entry.id],
-            audit: vec![self.audit_record(who, "delete", format!("deleted \"{}\"", entry.title), Some(entry.id), Some((*entry).clone()), None)],
+            audit: vec![self.audit_record(
+                who,
+                "delete",
+                format!("deleted \"{}\"", entry.title),
+                Some(entry.id),
+                Some((*entry).clone()),
+                None,
+            )],
         })?;
         Ok(reply)
     }
@@ -497,14 +586,32 @@ impl App {
         let mut after = (*before).clone();
         let description = edit(&mut after)?;
         if after == *before {
-            return Ok(Reply::done(format!("Nothing changed for #{} {}.", after.id, after.display_title()), Some(after.id)));
+            return Ok(Reply::done(
+                format!(
+                    "Nothing changed for #{} {}.",
+                    after.id,
+                    after.display_title()
+                ),
+                Some(after.id),
+            ));
         }
         if after.title != before.title {
             self.refuse_duplicate_title(&after.title, Some(after.id))?;
         }
-        let text = format!("Updated #{} {}: {description}.", after.id, after.display_title());
+        let text = format!(
+            "Updated #{} {}: {description}.",
+            after.id,
+            after.display_title()
+        );
         self.commit(Change {
-            audit: vec![self.audit_record(who, action, description, Some(after.id), Some((*before).clone()), Some(after.clone()))],
+            audit: vec![self.audit_record(
+                who,
+                action,
+                description,
+                Some(after.id),
+                Some((*before).clone()),
+                Some(after.clone()),
+            )],
             put: vec![after],
             delete: Vec::new(),
         })?;
@@ -529,13 +636,18 @@ impl App {
         }
     }
 
-    fn refuse_duplicate_title(&self, title: &str, except: Option<EntryId>) -> Result<(), CommandError> {
+    fn refuse_duplicate_title(
+        &self,
+        title: &str,
+        except: Option<EntryId>,
+    ) -> Result<(), CommandError> {
         let key = text::fold(title).key;
         let catalog = self.catalog();
-        let clash = catalog
-            .search(title, 10)
-            .into_iter()
-            .find(|h| h.how == MatchKind::Exact && Some(h.entry) != except && text::fold(&h.matched).key == key);
+        let clash = catalog.search(title, 10).into_iter().find(|h| {
+            h.how == MatchKind::Exact
+                && Some(h.entry) != except
+                && text::fold(&h.matched).key == key
+        });
         match clash {
             Some(hit) => Err(CommandError::BadInput(format!(
                 "#{} already has the title \"{}\". Edit that entry with /anime admin edit #{} …, or choose a different title.",
@@ -545,8 +657,25 @@ impl App {
         }
     }
 
-    fn audit_record(&self, who: &str, action: &str, summary: String, entry: Option<EntryId>, before: Option<Entry>, after: Option<Entry>) -> AuditRecord {
-        AuditRecord { seq: 0, at: self.now(), who: who.to_owned(), action: action.to_owned(), summary, entry, before, after }
+    fn audit_record(
+        &self,
+        who: &str,
+        action: &str,
+        summary: String,
+        entry: Option<EntryId>,
+        before: Option<Entry>,
+        after: Option<Entry>,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            at: self.now(),
+            who: who.to_owned(),
+            action: action.to_owned(),
+            summary,
+            entry,
+            before,
+            after,
+        }
     }
 
     fn audit_view(&self, entry: Option<EntryId>) -> Result<Reply, CommandError> {
@@ -562,7 +691,12 @@ impl App {
                 .into_iter()
                 .map(|r| ListItem {
                     id: r.entry,
-                    text: format!("{} · {} · {}", r.at.format("%Y-%m-%d %H:%M UTC"), r.who, r.action),
+                    text: format!(
+                        "{} · {} · {}",
+                        r.at.format("%Y-%m-%d %H:%M UTC"),
+                        r.who,
+                        r.action
+                    ),
                     detail: r.summary,
                 })
                 .collect(),
@@ -576,7 +710,11 @@ impl App {
         let deletes = change.delete.clone();
         self.inner.store.apply(change)?;
         self.inner.store.flush()?;
-        let mut catalog = self.inner.catalog.write().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         for id in deletes {
             catalog.remove(id);
         }
@@ -628,14 +766,27 @@ impl App {
         let new = plan.put.iter().filter(|e| e.id == 0).count() as u64;
         let mut ids = self.inner.store.allocate_ids(new)?;
         for entry in plan.put.iter_mut().filter(|e| e.id == 0) {
-            entry.id = ids.next().ok_or_else(|| StoreError::Corrupt("id allocation came up short".into()))?;
+            entry.id = ids
+                .next()
+                .ok_or_else(|| StoreError::Corrupt("id allocation came up short".into()))?;
         }
         if let Some(max) = plan.put.iter().map(|e| e.id).max() {
             self.inner.store.reserve_through(max)?;
         }
         let summary = plan.summary;
-        let audit = self.audit_record(who, "import", format!("import {format}: {summary}"), None, None, None);
-        self.commit(Change { put: plan.put, delete: Vec::new(), audit: vec![audit] })?;
+        let audit = self.audit_record(
+            who,
+            "import",
+            format!("import {format}: {summary}"),
+            None,
+            None,
+            None,
+        );
+        self.commit(Change {
+            put: plan.put,
+            delete: Vec::new(),
+            audit: vec![audit],
+        })?;
         progress(total, total);
         info!(%format, added = summary.added, updated = summary.updated, skipped = summary.skipped.len(), "import finished");
         Ok(summary)
@@ -664,14 +815,23 @@ fn detail(entry: &Entry) -> String {
     parts.join(" · ")
 }
 
-fn set_scores(entry: &mut Entry, set: Vec<ScoreInput>, remove: Vec<String>, today: chrono::NaiveDate) -> Result<String, CommandError> {
+fn set_scores(
+    entry: &mut Entry,
+    set: Vec<ScoreInput>,
+    remove: Vec<String>,
+    today: chrono::NaiveDate,
+) -> Result<String, CommandError> {
     let mut done = Vec::new();
     for source in remove {
         let key = scores::source(&source).map_or(source.clone(), |s| s.key.to_owned());
         let before = entry.scores.len();
         entry.scores.retain(|s| s.source != key);
         if entry.scores.len() == before {
-            return Err(CommandError::BadInput(format!("{} has no {} score.", entry.display_title(), scores::label(&key))));
+            return Err(CommandError::BadInput(format!(
+                "{} has no {} score.",
+                entry.display_title(),
+                scores::label(&key)
+            )));
         }
         done.push(format!("removed {}", scores::label(&key)));
     }
@@ -694,14 +854,18 @@ fn set_scores(entry: &mut Entry, set: Vec<ScoreInput>, remove: Vec<String>, toda
 
 /// Records a released episode, and the language and qualities it adds.
 /// Announcements hook in here: a new release is the event they fan out from.
-fn record_episode(entry: &mut Entry, input: EpisodeInput, now: chrono::DateTime<chrono::Utc>) -> Result<String, CommandError> {
-    if let Some(total) = entry.episodes {
-        if input.number > total {
-            return Err(CommandError::BadInput(format!(
-                "{} has {total} episodes; set episodes= with /anime admin edit first if that changed.",
-                entry.display_title()
-            )));
-        }
+fn record_episode(
+    entry: &mut Entry,
+    input: EpisodeInput,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, CommandError> {
+    if let Some(total) = entry.episodes
+        && input.number > total
+    {
+        return Err(CommandError::BadInput(format!(
+            "{} has {total} episodes; set episodes= with /anime admin edit first if that changed.",
+            entry.display_title()
+        )));
     }
     let release = Release {
         number: input.number,
@@ -710,13 +874,17 @@ fn record_episode(entry: &mut Entry, input: EpisodeInput, now: chrono::DateTime<
         title: input.title,
         released_at: input.released_at.unwrap_or(now),
     };
-    if let Some(audio) = &input.audio {
-        if !entry.audio.iter().any(|a| a.eq_ignore_ascii_case(audio)) {
-            entry.audio.push(audio.clone());
-        }
+    if let Some(audio) = &input.audio
+        && !entry.audio.iter().any(|a| a.eq_ignore_ascii_case(audio))
+    {
+        entry.audio.push(audio.clone());
     }
     for q in &input.qualities {
-        if !entry.qualities.iter().any(|have| have.eq_ignore_ascii_case(q)) {
+        if !entry
+            .qualities
+            .iter()
+            .any(|have| have.eq_ignore_ascii_case(q))
+        {
             entry.qualities.push(q.clone());
         }
     }
@@ -727,14 +895,19 @@ fn record_episode(entry: &mut Entry, input: EpisodeInput, now: chrono::DateTime<
     if !input.qualities.is_empty() {
         what.push_str(&format!(", {}", input.qualities.join("/")));
     }
-    Ok(if entry.record_release(release) { format!("released {what}") } else { format!("updated {what}") })
+    Ok(if entry.record_release(release) {
+        format!("released {what}")
+    } else {
+        format!("updated {what}")
+    })
 }
 
 fn error_reply(err: &CommandError) -> Reply {
     let mut message = err.to_string();
     match err {
         CommandError::Parse(ParseError::NotACommand) => message.push_str(" Try /anime help."),
-        CommandError::NotOwner(_) => message.push_str(" Owners are listed in the bot's config (owners = [\"platform:user_id\"])."),
+        CommandError::NotOwner(_) => message
+            .push_str(" Owners are listed in the bot's config (owners = [\"platform:user_id\"])."),
         _ => {}
     }
     Reply::error(err.kind(), message)

@@ -91,6 +91,8 @@ impl Existing for Catalog {
     }
 
     fn by_external(&self, source: &str, id: &str) -> Option<EntryId> {
-        self.external.get(&(source.to_owned(), id.to_owned())).copied()
+        self.external
+            .get(&(source.to_owned(), id.to_owned()))
+            .copied()
     }
 }

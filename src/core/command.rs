@@ -33,9 +33,17 @@ pub enum Command {
     /// Show the card of the best match.
     Info(TitleRef),
     Scores(TitleRef),
-    Rate { title: TitleRef, rating: u8 },
-    Top { genre: Option<String>, limit: usize },
-    Help { topic: Option<String> },
+    Rate {
+        title: TitleRef,
+        rating: u8,
+    },
+    Top {
+        genre: Option<String>,
+        limit: usize,
+    },
+    Help {
+        topic: Option<String>,
+    },
     Admin(AdminCommand),
 }
 
@@ -73,13 +81,34 @@ impl TitleRef {
 /// Catalog changes; only owners may run them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdminCommand {
-    Add { title: String, fields: Vec<FieldValue> },
-    Edit { target: TitleRef, fields: Vec<FieldValue> },
-    Delete { target: TitleRef },
-    Alias { target: TitleRef, add: Vec<(String, TitleLang)>, remove: Vec<String> },
-    Score { target: TitleRef, set: Vec<ScoreInput>, remove: Vec<String> },
-    Episode { target: TitleRef, episode: EpisodeInput },
-    Audit { target: Option<TitleRef> },
+    Add {
+        title: String,
+        fields: Vec<FieldValue>,
+    },
+    Edit {
+        target: TitleRef,
+        fields: Vec<FieldValue>,
+    },
+    Delete {
+        target: TitleRef,
+    },
+    Alias {
+        target: TitleRef,
+        add: Vec<(String, TitleLang)>,
+        remove: Vec<String>,
+    },
+    Score {
+        target: TitleRef,
+        set: Vec<ScoreInput>,
+        remove: Vec<String>,
+    },
+    Episode {
+        target: TitleRef,
+        episode: EpisodeInput,
+    },
+    Audit {
+        target: Option<TitleRef>,
+    },
 }
 
 impl AdminCommand {
@@ -126,11 +155,17 @@ pub enum ParseError {
     #[error("That message is too long ({chars} characters); the limit is {limit}.")]
     TooLong { chars: usize, limit: usize },
     #[error("{message}\nUsage: {usage}")]
-    Usage { message: String, usage: &'static str },
+    Usage {
+        message: String,
+        usage: &'static str,
+    },
 }
 
 fn usage(message: impl Into<String>, usage: &'static str) -> ParseError {
-    ParseError::Usage { message: message.into(), usage }
+    ParseError::Usage {
+        message: message.into(),
+        usage,
+    }
 }
 
 /// One line of the help text: how to call a command and what it does.
@@ -143,22 +178,84 @@ pub struct HelpLine {
 
 /// The help text, one line per command; parse errors quote the same usage.
 pub const HELP: &[HelpLine] = &[
-    HelpLine { topic: "info", usage: "/anime <title>  or  /anime info <title>", about: "the card of a title (a title may be #id)", admin: false },
-    HelpLine { topic: "scores", usage: "/anime scores <title>", about: "scores from every source, their summary and the community score", admin: false },
-    HelpLine { topic: "rate", usage: "/anime rate <title> <1-10>", about: "rate a title; rating again replaces your rating", admin: false },
-    HelpLine { topic: "top", usage: "/anime top [genre] [n]", about: "the best summary scores, optionally in one genre", admin: false },
-    HelpLine { topic: "help", usage: "/anime help [command]", about: "this help", admin: false },
-    HelpLine { topic: "add", usage: "/anime admin add <title> [field=value …]", about: "add an entry", admin: true },
-    HelpLine { topic: "edit", usage: "/anime admin edit <title> field=value [field=value …]", about: "change fields (an empty value clears one)", admin: true },
-    HelpLine { topic: "delete", usage: "/anime admin delete <title>", about: "remove an entry and its ratings", admin: true },
-    HelpLine { topic: "alias", usage: "/anime admin alias <title> add=<alias> [lang=en|ja|zh-Hans|zh-Hant|romaji|synonym] | remove=<alias>", about: "add or remove an alternative title", admin: true },
-    HelpLine { topic: "score", usage: "/anime admin score <title> <source>=<value> [votes=N] [scale=MAX] [date=YYYY-MM-DD] | remove=<source>", about: "set a source's score (imdb, mal, anilist, kitsu, anidb, bangumi, …)", admin: true },
-    HelpLine { topic: "episode", usage: "/anime admin episode <title> ep=<n> [audio=<language>] [qualities=480p/720p/1080p] [title=\"…\"] [at=<RFC 3339 time>]", about: "record a released episode", admin: true },
-    HelpLine { topic: "audit", usage: "/anime admin audit [title]", about: "who changed what, newest first", admin: true },
+    HelpLine {
+        topic: "info",
+        usage: "/anime <title>  or  /anime info <title>",
+        about: "the card of a title (a title may be #id)",
+        admin: false,
+    },
+    HelpLine {
+        topic: "scores",
+        usage: "/anime scores <title>",
+        about: "scores from every source, their summary and the community score",
+        admin: false,
+    },
+    HelpLine {
+        topic: "rate",
+        usage: "/anime rate <title> <1-10>",
+        about: "rate a title; rating again replaces your rating",
+        admin: false,
+    },
+    HelpLine {
+        topic: "top",
+        usage: "/anime top [genre] [n]",
+        about: "the best summary scores, optionally in one genre",
+        admin: false,
+    },
+    HelpLine {
+        topic: "help",
+        usage: "/anime help [command]",
+        about: "this help",
+        admin: false,
+    },
+    HelpLine {
+        topic: "add",
+        usage: "/anime admin add <title> [field=value …]",
+        about: "add an entry",
+        admin: true,
+    },
+    HelpLine {
+        topic: "edit",
+        usage: "/anime admin edit <title> field=value [field=value …]",
+        about: "change fields (an empty value clears one)",
+        admin: true,
+    },
+    HelpLine {
+        topic: "delete",
+        usage: "/anime admin delete <title>",
+        about: "remove an entry and its ratings",
+        admin: true,
+    },
+    HelpLine {
+        topic: "alias",
+        usage: "/anime admin alias <title> add=<alias> [lang=en|ja|zh-Hans|zh-Hant|romaji|synonym] | remove=<alias>",
+        about: "add or remove an alternative title",
+        admin: true,
+    },
+    HelpLine {
+        topic: "score",
+        usage: "/anime admin score <title> <source>=<value> [votes=N] [scale=MAX] [date=YYYY-MM-DD] | remove=<source>",
+        about: "set a source's score (imdb, mal, anilist, kitsu, anidb, bangumi, …)",
+        admin: true,
+    },
+    HelpLine {
+        topic: "episode",
+        usage: "/anime admin episode <title> ep=<n> [audio=<language>] [qualities=480p/720p/1080p] [title=\"…\"] [at=<RFC 3339 time>]",
+        about: "record a released episode",
+        admin: true,
+    },
+    HelpLine {
+        topic: "audit",
+        usage: "/anime admin audit [title]",
+        about: "who changed what, newest first",
+        admin: true,
+    },
 ];
 
 fn usage_of(topic: &str) -> &'static str {
-    HELP.iter().find(|h| h.topic == topic).map_or("/anime help", |h| h.usage)
+    HELP.iter()
+        .find(|h| h.topic == topic)
+        .map_or("/anime help", |h| h.usage)
 }
 
 /// A token of a command line; quoted tokens never count as `key=value`.
@@ -176,7 +273,9 @@ impl Token {
         }
         let (key, value) = self.text.split_once('=')?;
         let valid = !key.is_empty()
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         valid.then(|| (key.to_ascii_lowercase(), value))
     }
 }
@@ -218,17 +317,17 @@ fn tokenize(line: &str) -> Vec<Token> {
                 }
                 chars.next();
                 text.push(c);
-                if c == '=' {
-                    if let Some(close) = chars.peek().and_then(|&q| is_open_quote(q)) {
-                        chars.next();
-                        for c in chars.by_ref() {
-                            if c == close {
-                                break;
-                            }
-                            text.push(c);
+                if c == '='
+                    && let Some(close) = chars.peek().and_then(|&q| is_open_quote(q))
+                {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if c == close {
+                            break;
                         }
-                        break;
+                        text.push(c);
                     }
+                    break;
                 }
             }
         }
@@ -244,7 +343,10 @@ fn tokenize(line: &str) -> Vec<Token> {
 pub fn parse(line: &str) -> Result<Command, ParseError> {
     let chars = line.chars().count();
     if chars > MAX_LINE_CHARS {
-        return Err(ParseError::TooLong { chars, limit: MAX_LINE_CHARS });
+        return Err(ParseError::TooLong {
+            chars,
+            limit: MAX_LINE_CHARS,
+        });
     }
     let line = super::text::clean_input(line);
     let (head, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
@@ -276,30 +378,36 @@ fn parse_anime(rest: &str) -> Result<Command, ParseError> {
 
 /// A title argument: `#id`, or text to look up.
 fn title_ref(text: &str, topic: &'static str) -> Result<TitleRef, ParseError> {
-    let text = text.trim().trim_matches(|c| is_open_quote(c).is_some() || matches!(c, '"' | '\u{201D}' | '」'));
+    let text = text
+        .trim()
+        .trim_matches(|c| is_open_quote(c).is_some() || matches!(c, '"' | '\u{201D}' | '」'));
     let text = text.trim();
     if text.is_empty() {
         return Err(usage("Which title?", usage_of(topic)));
     }
     let chars = text.chars().count();
     if chars > MAX_TITLE_CHARS {
-        return Err(ParseError::TooLong { chars, limit: MAX_TITLE_CHARS });
+        return Err(ParseError::TooLong {
+            chars,
+            limit: MAX_TITLE_CHARS,
+        });
     }
-    if let Some(id) = text.strip_prefix('#') {
-        if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
-            return id
-                .parse()
-                .map(TitleRef::Id)
-                .map_err(|_| usage(format!("#{id} is not a valid id."), usage_of(topic)));
-        }
+    if let Some(id) = text.strip_prefix('#')
+        && !id.is_empty()
+        && id.chars().all(|c| c.is_ascii_digit())
+    {
+        return id
+            .parse()
+            .map(TitleRef::Id)
+            .map_err(|_| usage(format!("#{id} is not a valid id."), usage_of(topic)));
     }
     Ok(TitleRef::Query(text.to_owned()))
 }
 
 fn parse_rate(args: &str) -> Result<Command, ParseError> {
-    let (title, rating) = args.rsplit_once(' ').ok_or_else(|| {
-        usage("Give a title and a rating from 1 to 10.", usage_of("rate"))
-    })?;
+    let (title, rating) = args
+        .rsplit_once(' ')
+        .ok_or_else(|| usage("Give a title and a rating from 1 to 10.", usage_of("rate")))?;
     let rating = match rating.parse::<i64>() {
         Ok(r @ 1..=10) => r as u8,
         _ => {
@@ -309,32 +417,50 @@ fn parse_rate(args: &str) -> Result<Command, ParseError> {
             ));
         }
     };
-    Ok(Command::Rate { title: title_ref(title, "rate")?, rating })
+    Ok(Command::Rate {
+        title: title_ref(title, "rate")?,
+        rating,
+    })
 }
 
 fn parse_top(args: &str) -> Result<Command, ParseError> {
     let mut words: Vec<&str> = args.split_whitespace().collect();
     let mut limit = 10;
-    if let Some(last) = words.last() {
-        if let Ok(n) = last.parse::<i64>() {
-            if !(1..=MAX_TOP as i64).contains(&n) {
-                return Err(usage(format!("Ask for 1 to {MAX_TOP} titles."), usage_of("top")));
-            }
-            limit = n as usize;
-            words.pop();
+    if let Some(last) = words.last()
+        && let Ok(n) = last.parse::<i64>()
+    {
+        if !(1..=MAX_TOP as i64).contains(&n) {
+            return Err(usage(
+                format!("Ask for 1 to {MAX_TOP} titles."),
+                usage_of("top"),
+            ));
         }
+        limit = n as usize;
+        words.pop();
     }
     let genre = words.join(" ");
     if genre.chars().count() > MAX_TITLE_CHARS {
-        return Err(ParseError::TooLong { chars: genre.chars().count(), limit: MAX_TITLE_CHARS });
+        return Err(ParseError::TooLong {
+            chars: genre.chars().count(),
+            limit: MAX_TITLE_CHARS,
+        });
     }
-    Ok(Command::Top { genre: (!genre.is_empty()).then_some(genre), limit })
+    Ok(Command::Top {
+        genre: (!genre.is_empty()).then_some(genre),
+        limit,
+    })
 }
 
 /// Splits admin arguments into the title part and its `key=value` pairs.
-fn title_and_pairs(args: &str, topic: &'static str) -> Result<(String, Vec<(String, String)>), ParseError> {
+fn title_and_pairs(
+    args: &str,
+    topic: &'static str,
+) -> Result<(String, Vec<(String, String)>), ParseError> {
     let tokens = tokenize(args);
-    let split = tokens.iter().position(|t| t.pair().is_some()).unwrap_or(tokens.len());
+    let split = tokens
+        .iter()
+        .position(|t| t.pair().is_some())
+        .unwrap_or(tokens.len());
     let title = tokens[..split]
         .iter()
         .map(|t| t.text.as_str())
@@ -344,7 +470,10 @@ fn title_and_pairs(args: &str, topic: &'static str) -> Result<(String, Vec<(Stri
     for token in &tokens[split..] {
         let (key, value) = token.pair().ok_or_else(|| {
             usage(
-                format!("\"{}\" should be a key=value pair (quote values with spaces).", token.text),
+                format!(
+                    "\"{}\" should be a key=value pair (quote values with spaces).",
+                    token.text
+                ),
                 usage_of(topic),
             )
         })?;
@@ -354,7 +483,8 @@ fn title_and_pairs(args: &str, topic: &'static str) -> Result<(String, Vec<(Stri
 }
 
 fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
-    const ADMIN_USAGE: &str = "/anime admin add|edit|delete|alias|score|episode|audit … (see /anime help admin)";
+    const ADMIN_USAGE: &str =
+        "/anime admin add|edit|delete|alias|score|episode|audit … (see /anime help admin)";
     let (sub, rest) = args.split_once(' ').unwrap_or((args, ""));
     let sub = sub.to_ascii_lowercase();
     let topic: &'static str = match sub.as_str() {
@@ -366,18 +496,29 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
         "episode" | "ep" => "episode",
         "audit" => "audit",
         "" => return Err(usage("Which admin command?", ADMIN_USAGE)),
-        other => return Err(usage(format!("Unknown admin command \"{other}\"."), ADMIN_USAGE)),
+        other => {
+            return Err(usage(
+                format!("Unknown admin command \"{other}\"."),
+                ADMIN_USAGE,
+            ));
+        }
     };
     let (title, pairs) = title_and_pairs(rest, topic)?;
     let no_pairs = |pairs: &[(String, String)]| match pairs.first() {
-        Some((key, _)) => Err(usage(format!("\"{key}=\" is not used here."), usage_of(topic))),
+        Some((key, _)) => Err(usage(
+            format!("\"{key}=\" is not used here."),
+            usage_of(topic),
+        )),
         None => Ok(()),
     };
     match topic {
         "add" => {
             let title = title_ref(&title, topic)?;
             let TitleRef::Query(title) = title else {
-                return Err(usage("A new entry needs a title, not an id.", usage_of(topic)));
+                return Err(usage(
+                    "A new entry needs a title, not an id.",
+                    usage_of(topic),
+                ));
             };
             let fields = pairs
                 .iter()
@@ -389,7 +530,13 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
         "edit" => {
             let target = title_ref(&title, topic)?;
             if pairs.is_empty() {
-                return Err(usage(format!("What should change? Fields: {}", super::model::Field::names()), usage_of(topic)));
+                return Err(usage(
+                    format!(
+                        "What should change? Fields: {}",
+                        super::model::Field::names()
+                    ),
+                    usage_of(topic),
+                ));
             }
             let fields = pairs
                 .iter()
@@ -400,14 +547,18 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
         }
         "delete" => {
             no_pairs(&pairs)?;
-            Ok(AdminCommand::Delete { target: title_ref(&title, topic)? })
+            Ok(AdminCommand::Delete {
+                target: title_ref(&title, topic)?,
+            })
         }
         "alias" => parse_alias(title_ref(&title, topic)?, &pairs),
         "score" => parse_score(title_ref(&title, topic)?, &pairs),
         "episode" => parse_episode(title_ref(&title, topic)?, &pairs),
         _ => {
             no_pairs(&pairs)?;
-            let target = (!title.is_empty()).then(|| title_ref(&title, topic)).transpose()?;
+            let target = (!title.is_empty())
+                .then(|| title_ref(&title, topic))
+                .transpose()?;
             Ok(AdminCommand::Audit { target })
         }
     }
@@ -451,14 +602,28 @@ fn parse_score(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminComm
         match key.as_str() {
             "remove" => remove.push(value.to_ascii_lowercase()),
             "votes" => {
-                votes = Some(value.parse::<u64>().map_err(|_| usage(format!("votes=\"{value}\" is not a whole number."), u))?)
+                votes =
+                    Some(value.parse::<u64>().map_err(|_| {
+                        usage(format!("votes=\"{value}\" is not a whole number."), u)
+                    })?)
             }
             "scale" => {
-                let max = value.parse::<f64>().ok().filter(|m| m.is_finite() && *m > 0.0 && *m <= 1000.0);
-                scale = Some(max.ok_or_else(|| usage(format!("scale=\"{value}\" must be a number from 1 to 1000."), u))?);
+                let max = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|m| m.is_finite() && *m > 0.0 && *m <= 1000.0);
+                scale = Some(max.ok_or_else(|| {
+                    usage(
+                        format!("scale=\"{value}\" must be a number from 1 to 1000."),
+                        u,
+                    )
+                })?);
             }
             "date" => {
-                as_of = Some(NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| usage(format!("date=\"{value}\" is not a YYYY-MM-DD date."), u))?)
+                as_of =
+                    Some(NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+                        usage(format!("date=\"{value}\" is not a YYYY-MM-DD date."), u)
+                    })?)
             }
             source => {
                 let value: f64 = value
@@ -479,7 +644,10 @@ fn parse_score(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminComm
         }
     }
     if (votes.is_some() || scale.is_some() || as_of.is_some()) && set.len() != 1 {
-        return Err(usage("votes=, scale= and date= go with exactly one source's score.", u));
+        return Err(usage(
+            "votes=, scale= and date= go with exactly one source's score.",
+            u,
+        ));
     }
     for s in &mut set {
         s.votes = votes;
@@ -489,21 +657,37 @@ fn parse_score(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminComm
         }
         if s.value > s.scale_max {
             return Err(usage(
-                format!("{} = {} is above its scale's top ({}); give scale= if it differs.", s.source, s.value, s.scale_max),
+                format!(
+                    "{} = {} is above its scale's top ({}); give scale= if it differs.",
+                    s.source, s.value, s.scale_max
+                ),
                 u,
             ));
         }
     }
     if set.is_empty() && remove.is_empty() {
-        return Err(usage("Give at least one <source>=<value>, or remove=<source>.", u));
+        return Err(usage(
+            "Give at least one <source>=<value>, or remove=<source>.",
+            u,
+        ));
     }
-    Ok(AdminCommand::Score { target, set, remove })
+    Ok(AdminCommand::Score {
+        target,
+        set,
+        remove,
+    })
 }
 
 fn parse_episode(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminCommand, ParseError> {
     let u = usage_of("episode");
     let mut number = None;
-    let mut episode = EpisodeInput { number: 0, audio: None, qualities: Vec::new(), title: None, released_at: None };
+    let mut episode = EpisodeInput {
+        number: 0,
+        audio: None,
+        qualities: Vec::new(),
+        title: None,
+        released_at: None,
+    };
     for (key, value) in pairs {
         match key.as_str() {
             "ep" | "episode" | "number" => {
@@ -538,9 +722,18 @@ mod tests {
 
     #[test]
     fn lookups() {
-        assert_eq!(parse("/anime metallic rouge"), Ok(Command::Info(TitleRef::Query("metallic rouge".into()))));
-        assert_eq!(parse("/anime info #12"), Ok(Command::Info(TitleRef::Id(12))));
-        assert_eq!(parse("/ANIME   Scores   frieren "), Ok(Command::Scores(TitleRef::Query("frieren".into()))));
+        assert_eq!(
+            parse("/anime metallic rouge"),
+            Ok(Command::Info(TitleRef::Query("metallic rouge".into())))
+        );
+        assert_eq!(
+            parse("/anime info #12"),
+            Ok(Command::Info(TitleRef::Id(12)))
+        );
+        assert_eq!(
+            parse("/ANIME   Scores   frieren "),
+            Ok(Command::Scores(TitleRef::Query("frieren".into())))
+        );
         assert_eq!(parse("/help"), Ok(Command::Help { topic: None }));
         assert_eq!(parse("hello"), Err(ParseError::NotACommand));
         assert_eq!(parse("/anime"), Err(ParseError::Empty));
@@ -551,7 +744,10 @@ mod tests {
     fn ratings_must_be_one_to_ten() {
         assert_eq!(
             parse("/anime rate metallic rouge 8"),
-            Ok(Command::Rate { title: TitleRef::Query("metallic rouge".into()), rating: 8 })
+            Ok(Command::Rate {
+                title: TitleRef::Query("metallic rouge".into()),
+                rating: 8
+            })
         );
         for bad in ["0", "11", "-1", "NaN", "abc", "7.5", "99999999999999999999"] {
             let err = parse(&format!("/anime rate metallic rouge {bad}")).unwrap_err();
@@ -562,20 +758,39 @@ mod tests {
 
     #[test]
     fn top_takes_optional_genre_and_count() {
-        assert_eq!(parse("/anime top"), Ok(Command::Top { genre: None, limit: 10 }));
-        assert_eq!(parse("/anime top sci-fi 5"), Ok(Command::Top { genre: Some("sci-fi".into()), limit: 5 }));
+        assert_eq!(
+            parse("/anime top"),
+            Ok(Command::Top {
+                genre: None,
+                limit: 10
+            })
+        );
+        assert_eq!(
+            parse("/anime top sci-fi 5"),
+            Ok(Command::Top {
+                genre: Some("sci-fi".into()),
+                limit: 5
+            })
+        );
         assert!(parse("/anime top 0").is_err());
         assert!(parse("/anime top 26").is_err());
     }
 
     #[test]
     fn admin_pairs_and_quotes() {
-        let cmd = parse(r#"/anime admin edit metallic rouge episodes=13 synopsis="A long story" audio=Tamil"#).unwrap();
-        let Command::Admin(AdminCommand::Edit { target, fields }) = cmd else { panic!("not an edit") };
+        let cmd = parse(
+            r#"/anime admin edit metallic rouge episodes=13 synopsis="A long story" audio=Tamil"#,
+        )
+        .unwrap();
+        let Command::Admin(AdminCommand::Edit { target, fields }) = cmd else {
+            panic!("not an edit")
+        };
         assert_eq!(target, TitleRef::Query("metallic rouge".into()));
         assert_eq!(fields.len(), 3);
         assert_eq!(fields[1], FieldValue::Synopsis(Some("A long story".into())));
-        let Command::Admin(AdminCommand::Add { title, .. }) = parse("/anime admin add \"A = B\" kind=tv").unwrap() else {
+        let Command::Admin(AdminCommand::Add { title, .. }) =
+            parse("/anime admin add \"A = B\" kind=tv").unwrap()
+        else {
             panic!("not an add")
         };
         assert_eq!(title, "A = B");
@@ -583,10 +798,22 @@ mod tests {
 
     #[test]
     fn admin_errors_name_the_problem() {
-        let err = parse("/anime admin edit frieren colour=red").unwrap_err().to_string();
+        let err = parse("/anime admin edit frieren colour=red")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("colour") && err.contains("episodes"), "{err}");
-        assert!(parse("/anime admin edit frieren").unwrap_err().to_string().contains("What should change"));
-        assert!(parse("/anime admin frobnicate x").unwrap_err().to_string().contains("frobnicate"));
+        assert!(
+            parse("/anime admin edit frieren")
+                .unwrap_err()
+                .to_string()
+                .contains("What should change")
+        );
+        assert!(
+            parse("/anime admin frobnicate x")
+                .unwrap_err()
+                .to_string()
+                .contains("frobnicate")
+        );
         assert!(parse("/anime admin episode frieren ep=0").is_err());
         assert!(parse("/anime admin episode frieren ep=100000").is_err());
         assert!(parse("/anime admin score frieren imdb=11").is_err());
@@ -595,9 +822,10 @@ mod tests {
 
     #[test]
     fn episode_and_score_commands() {
-        let Command::Admin(AdminCommand::Episode { episode, .. }) =
-            parse("/anime admin episode metallic rouge ep=13 audio=Tamil qualities=480p/720p/1080p").unwrap()
-        else {
+        let Command::Admin(AdminCommand::Episode { episode, .. }) = parse(
+            "/anime admin episode metallic rouge ep=13 audio=Tamil qualities=480p/720p/1080p",
+        )
+        .unwrap() else {
             panic!("not an episode")
         };
         assert_eq!(episode.number, 13);
@@ -608,7 +836,10 @@ mod tests {
         else {
             panic!("not a score")
         };
-        assert_eq!(set.iter().map(|s| s.source.as_str()).collect::<Vec<_>>(), ["imdb", "mal"]);
+        assert_eq!(
+            set.iter().map(|s| s.source.as_str()).collect::<Vec<_>>(),
+            ["imdb", "mal"]
+        );
     }
 
     #[test]
@@ -616,6 +847,9 @@ mod tests {
         let long = format!("/anime {}", "a".repeat(10_000));
         assert!(matches!(parse(&long), Err(ParseError::TooLong { .. })));
         let title = format!("/anime {}", "a".repeat(300));
-        assert!(matches!(parse(&title), Err(ParseError::TooLong { limit: 200, .. })));
+        assert!(matches!(
+            parse(&title),
+            Err(ParseError::TooLong { limit: 200, .. })
+        ));
     }
 }

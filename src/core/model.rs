@@ -135,8 +135,7 @@ impl Entry {
 
     /// The season, given or derived from the first air date.
     pub fn season_or_derived(&self) -> Option<Season> {
-        self.season
-            .or_else(|| self.aired_from.map(Season::of_date))
+        self.season.or_else(|| self.aired_from.map(Season::of_date))
     }
 
     /// The status, given or derived from the air dates as of `today`.
@@ -539,9 +538,6 @@ impl FromStr for Field {
             "end" => "ended",
             other => other,
         };
-        Field::ALL
-            .into_iter()
-            .find(|f| f.name() == alias)
-            .ok_or(())
+        Field::ALL.into_iter().find(|f| f.name() == alias).ok_or(())
     }
 }

@@ -145,10 +145,16 @@ pub struct ErrorReply {
 
 impl Reply {
     pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
-        Reply::Error(ErrorReply { kind, message: message.into() })
+        Reply::Error(ErrorReply {
+            kind,
+            message: message.into(),
+        })
     }
 
     pub fn done(text: impl Into<String>, id: Option<EntryId>) -> Reply {
-        Reply::Done(Notice { text: text.into(), id })
+        Reply::Done(Notice {
+            text: text.into(),
+            id,
+        })
     }
 }

@@ -19,13 +19,41 @@ pub struct SourceInfo {
 /// The sources Rouge knows, with their scales: MyAnimeList, IMDb, AniDB and
 /// Bangumi score 1–10, AniList 0–100, Kitsu in percent.
 pub const SOURCES: &[SourceInfo] = &[
-    SourceInfo { key: "imdb", label: "IMDb", scale_max: 10.0 },
-    SourceInfo { key: "mal", label: "MyAnimeList", scale_max: 10.0 },
-    SourceInfo { key: "anilist", label: "AniList", scale_max: 100.0 },
-    SourceInfo { key: "kitsu", label: "Kitsu", scale_max: 100.0 },
-    SourceInfo { key: "anidb", label: "AniDB", scale_max: 10.0 },
-    SourceInfo { key: "bangumi", label: "Bangumi", scale_max: 10.0 },
-    SourceInfo { key: "offline-db", label: "anime-offline-database", scale_max: 10.0 },
+    SourceInfo {
+        key: "imdb",
+        label: "IMDb",
+        scale_max: 10.0,
+    },
+    SourceInfo {
+        key: "mal",
+        label: "MyAnimeList",
+        scale_max: 10.0,
+    },
+    SourceInfo {
+        key: "anilist",
+        label: "AniList",
+        scale_max: 100.0,
+    },
+    SourceInfo {
+        key: "kitsu",
+        label: "Kitsu",
+        scale_max: 100.0,
+    },
+    SourceInfo {
+        key: "anidb",
+        label: "AniDB",
+        scale_max: 10.0,
+    },
+    SourceInfo {
+        key: "bangumi",
+        label: "Bangumi",
+        scale_max: 10.0,
+    },
+    SourceInfo {
+        key: "offline-db",
+        label: "anime-offline-database",
+        scale_max: 10.0,
+    },
 ];
 
 /// The community score is shown once this many users have rated.
@@ -106,7 +134,11 @@ pub struct Community {
 
 /// A value in thousandths of a point on the 10-point scale.
 fn milli(score: &SourceScore) -> i128 {
-    let scale = if score.scale_max > 0.0 { score.scale_max } else { 10.0 };
+    let scale = if score.scale_max > 0.0 {
+        score.scale_max
+    } else {
+        10.0
+    };
     (score.value / scale * 10_000.0).round() as i128
 }
 
@@ -131,18 +163,32 @@ pub fn summarise(scores: &[SourceScore]) -> Summary {
         })
         .collect();
     if scores.is_empty() {
-        return Summary { sources, summary: None, method: None };
+        return Summary {
+            sources,
+            summary: None,
+            method: None,
+        };
     }
     let weighted = scores.iter().all(|s| s.votes.is_some_and(|v| v > 0));
     let (num, den, method) = if weighted {
-        let num = scores.iter().map(|s| milli(s) * i128::from(s.votes.unwrap_or(0))).sum();
-        let den = scores.iter().map(|s| i128::from(s.votes.unwrap_or(0))).sum();
+        let num = scores
+            .iter()
+            .map(|s| milli(s) * i128::from(s.votes.unwrap_or(0)))
+            .sum();
+        let den = scores
+            .iter()
+            .map(|s| i128::from(s.votes.unwrap_or(0)))
+            .sum();
         (num, den, Method::VoteWeighted)
     } else {
         let num = scores.iter().map(milli).sum();
         (num, scores.len() as i128, Method::Mean)
     };
-    Summary { sources, summary: Some(round_tenths(num, den)), method: Some(method) }
+    Summary {
+        sources,
+        summary: Some(round_tenths(num, den)),
+        method: Some(method),
+    }
 }
 
 /// The community score of `ratings` (each 1–10).
@@ -151,7 +197,10 @@ pub fn community(ratings: &[u8]) -> Community {
         let sum: i128 = ratings.iter().map(|&r| i128::from(r) * 1000).sum();
         round_tenths(sum, ratings.len() as i128)
     });
-    Community { ratings: ratings.len(), score }
+    Community {
+        ratings: ratings.len(),
+        score,
+    }
 }
 
 #[cfg(test)]
@@ -159,12 +208,21 @@ mod tests {
     use super::*;
 
     fn score(source: &str, value: f64, scale_max: f64, votes: Option<u64>) -> SourceScore {
-        SourceScore { source: source.into(), value, scale_max, votes, as_of: None }
+        SourceScore {
+            source: source.into(),
+            value,
+            scale_max,
+            votes,
+            as_of: None,
+        }
     }
 
     #[test]
     fn seed_entry_averages_to_six_point_one() {
-        let s = summarise(&[score("imdb", 5.9, 10.0, None), score("mal", 6.2, 10.0, None)]);
+        let s = summarise(&[
+            score("imdb", 5.9, 10.0, None),
+            score("mal", 6.2, 10.0, None),
+        ]);
         assert_eq!(s.summary, Some(Tenths(61)));
         assert_eq!(s.method, Some(Method::Mean));
         assert_eq!(s.summary.map(|t| t.to_string()).as_deref(), Some("6.1"));
@@ -172,17 +230,26 @@ mod tests {
 
     #[test]
     fn scales_are_normalised() {
-        let s = summarise(&[score("anilist", 74.0, 100.0, None), score("kitsu", 80.0, 100.0, None)]);
+        let s = summarise(&[
+            score("anilist", 74.0, 100.0, None),
+            score("kitsu", 80.0, 100.0, None),
+        ]);
         assert_eq!(s.sources[0].normalised, Tenths(74));
         assert_eq!(s.summary, Some(Tenths(77)));
     }
 
     #[test]
     fn votes_weight_only_when_every_source_has_them() {
-        let weighted = summarise(&[score("imdb", 6.0, 10.0, Some(100)), score("mal", 9.0, 10.0, Some(300))]);
+        let weighted = summarise(&[
+            score("imdb", 6.0, 10.0, Some(100)),
+            score("mal", 9.0, 10.0, Some(300)),
+        ]);
         assert_eq!(weighted.summary, Some(Tenths(83)));
         assert_eq!(weighted.method, Some(Method::VoteWeighted));
-        let mixed = summarise(&[score("imdb", 6.0, 10.0, Some(100)), score("mal", 9.0, 10.0, None)]);
+        let mixed = summarise(&[
+            score("imdb", 6.0, 10.0, Some(100)),
+            score("mal", 9.0, 10.0, None),
+        ]);
         assert_eq!(mixed.summary, Some(Tenths(75)));
     }
 

@@ -15,7 +15,7 @@ use super::model::{Entry, EntryId, TitleLang};
 use super::text;
 
 /// Queries longer than this (in folded characters) skip the typo search.
-const MAX_FUZZY_CHARS: usize = 64;
+const MAX_FUZZY_CHARS: usize = 160;
 
 /// How a query matched a title, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -93,9 +93,13 @@ impl TitleIndex {
         for (title, lang) in entry.all_titles() {
             let folded = text::fold(title);
             if folded.key.is_empty()
-                || tids
-                    .iter()
-                    .any(|&t: &u32| self.slots[t as usize].key.iter().copied().eq(folded.key.chars()))
+                || tids.iter().any(|&t: &u32| {
+                    self.slots[t as usize]
+                        .key
+                        .iter()
+                        .copied()
+                        .eq(folded.key.chars())
+                })
             {
                 continue;
             }
@@ -190,13 +194,26 @@ impl TitleIndex {
         let mut best = Best::default();
 
         if let Some(tids) = self.keys.get(&folded.key) {
+            // Titles that differ only in punctuation ("DUEL MASTERS" and
+            // "DUEL MASTERS!") are different series: the one written exactly
+            // as asked comes first.
+            let asked = text::light(query);
             for &tid in tids {
-                best.offer(&self.slots, tid, 1.0, MatchKind::Exact);
+                let written_alike = text::light(&self.slots[tid as usize].text) == asked;
+                best.offer(
+                    &self.slots,
+                    tid,
+                    if written_alike { 1.0 } else { 0.99 },
+                    MatchKind::Exact,
+                );
             }
         }
         for (key, tids) in self
             .keys
-            .range::<str, _>((std::ops::Bound::Excluded(folded.key.as_str()), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Excluded(folded.key.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(folded.key.as_str()))
             .take(256)
         {
@@ -222,11 +239,7 @@ impl TitleIndex {
                 (score, weight, entry, tid, how)
             })
             .collect();
-        hits.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then(b.1.cmp(&a.1))
-                .then(a.2.cmp(&b.2))
-        });
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         hits.truncate(limit);
         hits.into_iter()
             .map(|(score, _, entry, tid, how)| {
@@ -295,7 +308,11 @@ impl TitleIndex {
                 continue;
             }
             let key = &slot.key;
-            if shared == qgrams.len() && key.len() > q.len() && contains(key, q) && !key.starts_with(q) {
+            if shared == qgrams.len()
+                && key.len() > q.len()
+                && contains(key, q)
+                && !key.starts_with(q)
+            {
                 let ratio = q.len() as f32 / key.len() as f32;
                 best.offer(&self.slots, tid, 0.55 + 0.25 * ratio, MatchKind::Contains);
             }
@@ -305,7 +322,12 @@ impl TitleIndex {
             if let Some((full, prefix)) = bounded_distance(q, key, k) {
                 if let Some(d) = full.filter(|&d| d > 0) {
                     let len = q.len().max(key.len()) as f32;
-                    best.offer(&self.slots, tid, 0.92 - 0.5 * d as f32 / len, MatchKind::Typo);
+                    best.offer(
+                        &self.slots,
+                        tid,
+                        0.92 - 0.5 * d as f32 / len,
+                        MatchKind::Typo,
+                    );
                 }
                 if prefix > 0 && key.len() > q.len() {
                     let ratio = q.len() as f32 / key.len() as f32;
@@ -400,17 +422,38 @@ mod tests {
 
     fn index() -> TitleIndex {
         TitleIndex::build(&[
-            entry(1, "メタリックルージュ", &[("Metallic Rouge", TitleLang::En), ("金属口红", TitleLang::ZhHans)]),
+            entry(
+                1,
+                "メタリックルージュ",
+                &[
+                    ("Metallic Rouge", TitleLang::En),
+                    ("金属口红", TitleLang::ZhHans),
+                ],
+            ),
             entry(2, "NARUTO -ナルト-", &[("Naruto", TitleLang::En)]),
-            entry(3, "NARUTO -ナルト- 疾風伝", &[("Naruto Shippuden", TitleLang::En)]),
-            entry(4, "葬送のフリーレン", &[("Frieren: Beyond Journey's End", TitleLang::En)]),
+            entry(
+                3,
+                "NARUTO -ナルト- 疾風伝",
+                &[("Naruto Shippuden", TitleLang::En)],
+            ),
+            entry(
+                4,
+                "葬送のフリーレン",
+                &[("Frieren: Beyond Journey's End", TitleLang::En)],
+            ),
         ])
     }
 
     #[test]
     fn exact_titles_in_every_script() {
         let idx = index();
-        for q in ["Metallic Rouge", "メタリックルージュ", "金属口红", "めたりっくるーじゅ", "METALLIC-ROUGE"] {
+        for q in [
+            "Metallic Rouge",
+            "メタリックルージュ",
+            "金属口红",
+            "めたりっくるーじゅ",
+            "METALLIC-ROUGE",
+        ] {
             let hits = idx.search(q, 5);
             assert_eq!(hits[0].entry, 1, "{q}");
             assert_eq!(hits[0].how, MatchKind::Exact, "{q}");
@@ -443,9 +486,17 @@ mod tests {
     #[test]
     fn edits_are_reflected() {
         let mut idx = index();
-        let mut e = entry(1, "メタリックルージュ", &[("Rouge Redstar", TitleLang::Synonym)]);
+        let mut e = entry(
+            1,
+            "メタリックルージュ",
+            &[("Rouge Redstar", TitleLang::Synonym)],
+        );
         idx.insert(&e);
-        assert!(idx.search("metallic rouge", 5).iter().all(|h| h.how != MatchKind::Exact));
+        assert!(
+            idx.search("metallic rouge", 5)
+                .iter()
+                .all(|h| h.how != MatchKind::Exact)
+        );
         assert_eq!(idx.search("rouge redstar", 5)[0].entry, 1);
         e.id = 9;
         idx.insert(&e);
@@ -457,9 +508,18 @@ mod tests {
     #[test]
     fn distance_bounds() {
         let c = |s: &str| s.chars().collect::<Vec<_>>();
-        assert_eq!(bounded_distance(&c("abcd"), &c("abcd"), 1), Some((Some(0), 0)));
-        assert_eq!(bounded_distance(&c("abdc"), &c("abcd"), 1), Some((Some(1), 1)));
-        assert_eq!(bounded_distance(&c("abc"), &c("abcdefgh"), 1), Some((None, 0)));
+        assert_eq!(
+            bounded_distance(&c("abcd"), &c("abcd"), 1),
+            Some((Some(0), 0))
+        );
+        assert_eq!(
+            bounded_distance(&c("abdc"), &c("abcd"), 1),
+            Some((Some(1), 1))
+        );
+        assert_eq!(
+            bounded_distance(&c("abc"), &c("abcdefgh"), 1),
+            Some((None, 0))
+        );
         assert_eq!(bounded_distance(&c("xyz"), &c("abcdefgh"), 1), None);
     }
 }

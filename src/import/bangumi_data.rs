@@ -91,7 +91,10 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
     for (i, value) in items.into_iter().enumerate() {
         match item(value, &site_meta) {
             Ok(incoming) => parsed.records.push(incoming),
-            Err(reason) => parsed.skipped.push(Skipped { position: format!("items[{i}]"), reason }),
+            Err(reason) => parsed.skipped.push(Skipped {
+                position: format!("items[{i}]"),
+                reason,
+            }),
         }
     }
     Ok(parsed)
@@ -118,7 +121,11 @@ fn item(value: Value, site_meta: &BTreeMap<String, SiteMeta>) -> Result<Incoming
         push_link(&mut entry, "Official site", url);
     }
     if let Some(rule) = non_empty(item.broadcast.as_deref()) {
-        entry.broadcasts.push(Broadcast { platform: "tv".into(), rule: rule.to_owned(), ends: end });
+        entry.broadcasts.push(Broadcast {
+            platform: "tv".into(),
+            rule: rule.to_owned(),
+            ends: end,
+        });
     }
     for site in item.sites.iter().flatten() {
         let key = site.site.trim();
@@ -126,7 +133,10 @@ fn item(value: Value, site_meta: &BTreeMap<String, SiteMeta>) -> Result<Incoming
         if let Some(source) = id_source(key, meta)
             && let Some(id) = non_empty(site.id.as_deref())
         {
-            entry.external_ids.entry(source).or_insert_with(|| id.to_owned());
+            entry
+                .external_ids
+                .entry(source)
+                .or_insert_with(|| id.to_owned());
         }
         let Some(meta) = meta else { continue };
         let onair = meta.kind == "onair";
@@ -142,7 +152,11 @@ fn item(value: Value, site_meta: &BTreeMap<String, SiteMeta>) -> Result<Incoming
             && !entry.broadcasts.iter().any(|b| b.platform == key)
         {
             let ends = timestamp("a site's end", site.end.as_deref())?.or(end);
-            entry.broadcasts.push(Broadcast { platform: key.to_owned(), rule: rule.to_owned(), ends });
+            entry.broadcasts.push(Broadcast {
+                platform: key.to_owned(),
+                rule: rule.to_owned(),
+                ends,
+            });
         }
     }
     let title_lang = title_lang(item.lang.as_deref().unwrap_or_default().trim());
@@ -186,7 +200,9 @@ fn site_url(site: &Site, meta: &SiteMeta) -> Option<String> {
     }
     let id = non_empty(site.id.as_deref())?;
     let template = meta.url_template.trim();
-    template.contains("{{id}}").then(|| template.replace("{{id}}", id))
+    template
+        .contains("{{id}}")
+        .then(|| template.replace("{{id}}", id))
 }
 
 /// Adds a link unless its URL is already there or is not a web address
@@ -194,14 +210,19 @@ fn site_url(site: &Site, meta: &SiteMeta) -> Option<String> {
 fn push_link(entry: &mut Entry, label: &str, url: &str) {
     let web = url.starts_with("https://") || url.starts_with("http://");
     if web && !url.contains(char::is_whitespace) && !entry.links.iter().any(|l| l.url == url) {
-        entry.links.push(Link { label: label.to_owned(), url: url.to_owned() });
+        entry.links.push(Link {
+            label: label.to_owned(),
+            url: url.to_owned(),
+        });
     }
 }
 
 /// Reads an ISO timestamp such as `2024-01-10T16:25:00.000Z`; a bare date is
 /// taken as midnight UTC, and an empty string as no time.
 fn timestamp(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
-    let Some(value) = non_empty(value) else { return Ok(None) };
+    let Some(value) = non_empty(value) else {
+        return Ok(None);
+    };
     if let Ok(time) = DateTime::parse_from_rfc3339(value) {
         return Ok(Some(time.with_timezone(&Utc)));
     }
@@ -215,7 +236,10 @@ fn non_empty(text: Option<&str>) -> Option<&str> {
 }
 
 fn shape(reason: &str) -> ImportError {
-    ImportError::Shape { format: Format::BangumiData, reason: reason.to_owned() }
+    ImportError::Shape {
+        format: Format::BangumiData,
+        reason: reason.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -249,7 +273,10 @@ mod tests {
     }
 
     fn link(label: &str, url: &str) -> Link {
-        Link { label: label.into(), url: url.into() }
+        Link {
+            label: label.into(),
+            url: url.into(),
+        }
     }
 
     const FULL: &str = r#"{
@@ -289,7 +316,11 @@ mod tests {
         assert_eq!(*title_lang, TitleLang::Ja);
         assert_eq!(entry.id, 0);
         assert_eq!(entry.title, "メタリックルージュ");
-        let alts: Vec<_> = entry.alt_titles.iter().map(|a| (a.text.as_str(), a.lang)).collect();
+        let alts: Vec<_> = entry
+            .alt_titles
+            .iter()
+            .map(|a| (a.text.as_str(), a.lang))
+            .collect();
         assert_eq!(
             alts,
             [
@@ -305,8 +336,20 @@ mod tests {
         assert_eq!(entry.season, None);
         assert_eq!(entry.aired_from, date(2024, 1, 10));
         assert_eq!(entry.aired_to, date(2024, 4, 3));
-        let ids: Vec<_> = entry.external_ids.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(ids, [("anidb", "17926"), ("anilist", "162985"), ("bangumi", "425595"), ("mal", "54794")]);
+        let ids: Vec<_> = entry
+            .external_ids
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("anidb", "17926"),
+                ("anilist", "162985"),
+                ("bangumi", "425595"),
+                ("mal", "54794")
+            ]
+        );
         assert_eq!(
             entry.links,
             [
@@ -323,8 +366,16 @@ mod tests {
         assert_eq!(
             entry.broadcasts,
             [
-                Broadcast { platform: "tv".into(), rule: "R/2024-01-10T16:25:00.000Z/P7D".into(), ends: item_end },
-                Broadcast { platform: "gamer".into(), rule: "R/2024-01-10T16:55:00.000Z/P7D".into(), ends: item_end },
+                Broadcast {
+                    platform: "tv".into(),
+                    rule: "R/2024-01-10T16:25:00.000Z/P7D".into(),
+                    ends: item_end
+                },
+                Broadcast {
+                    platform: "gamer".into(),
+                    rule: "R/2024-01-10T16:55:00.000Z/P7D".into(),
+                    ends: item_end
+                },
                 Broadcast {
                     platform: "gamer_hk".into(),
                     rule: "R/2024-01-10T16:55:00.000Z/P7D".into(),
@@ -349,21 +400,35 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-        let [a, b, c] = parsed.records.as_slice() else { panic!("{:?}", parsed.records) };
+        let [a, b, c] = parsed.records.as_slice() else {
+            panic!("{:?}", parsed.records)
+        };
         assert_eq!(a.title_lang, TitleLang::ZhHans);
         assert_eq!(a.entry.kind, Some(Kind::Web));
         assert_eq!((a.entry.aired_from, a.entry.aired_to), (None, None));
-        assert!(a.entry.links.is_empty() && a.entry.broadcasts.is_empty() && a.entry.alt_titles.is_empty());
+        assert!(
+            a.entry.links.is_empty()
+                && a.entry.broadcasts.is_empty()
+                && a.entry.alt_titles.is_empty()
+        );
 
         assert_eq!(b.title_lang, TitleLang::En);
         assert_eq!(b.entry.kind, None);
         assert_eq!(b.entry.aired_from, date(2020, 2, 29));
-        assert!(b.entry.links.is_empty(), "a URL that is not http(s) is dropped");
+        assert!(
+            b.entry.links.is_empty(),
+            "a URL that is not http(s) is dropped"
+        );
         assert!(b.entry.broadcasts.is_empty());
 
         // Sites siteMeta does not list give ids when they are known id sites, never links.
         assert_eq!(c.title_lang, TitleLang::Synonym);
-        let ids: Vec<_> = c.entry.external_ids.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let ids: Vec<_> = c
+            .entry
+            .external_ids
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(ids, [("mal", "7")]);
         assert!(c.entry.links.is_empty());
     }
@@ -385,13 +450,26 @@ mod tests {
             Ok(parsed) => parsed,
             Err(e) => panic!("{e}"),
         };
-        let titles: Vec<_> = parsed.records.iter().map(|r| r.entry.title.as_str()).collect();
+        let titles: Vec<_> = parsed
+            .records
+            .iter()
+            .map(|r| r.entry.title.as_str())
+            .collect();
         assert_eq!(titles, ["Good", "Also good"]);
         let positions: Vec<_> = parsed.skipped.iter().map(|s| s.position.as_str()).collect();
-        assert_eq!(positions, ["items[1]", "items[2]", "items[3]", "items[4]", "items[5]", "items[6]", "items[7]"]);
+        assert_eq!(
+            positions,
+            [
+                "items[1]", "items[2]", "items[3]", "items[4]", "items[5]", "items[6]", "items[7]"
+            ]
+        );
         let reasons: Vec<_> = parsed.skipped.iter().map(|s| s.reason.as_str()).collect();
         assert!(reasons[0].contains("invalid type"), "{}", reasons[0]);
-        assert!(reasons[1].contains("missing field `title`"), "{}", reasons[1]);
+        assert!(
+            reasons[1].contains("missing field `title`"),
+            "{}",
+            reasons[1]
+        );
         assert_eq!(reasons[2], "the title has no letter or digit");
         assert_eq!(reasons[3], "begin \"yesterday\" is not an ISO date");
         assert!(reasons[6].contains("\"soon\""), "{}", reasons[6]);
@@ -412,19 +490,29 @@ mod tests {
             assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(matches!(parse(b"not json"), Err(ImportError::Json(_))));
-        assert!(matches!(parse(b"{}"), Err(ImportError::Shape { format: Format::BangumiData, .. })));
+        assert!(matches!(
+            parse(b"{}"),
+            Err(ImportError::Shape {
+                format: Format::BangumiData,
+                ..
+            })
+        ));
         // siteMeta is optional: without it there are ids but no site links.
-        let parsed = match parse(br#"{"items": [{"title": "X", "sites": [{"site": "mal", "id": "1"}]}]}"#) {
-            Ok(parsed) => parsed,
-            Err(e) => panic!("{e}"),
-        };
+        let parsed =
+            match parse(br#"{"items": [{"title": "X", "sites": [{"site": "mal", "id": "1"}]}]}"#) {
+                Ok(parsed) => parsed,
+                Err(e) => panic!("{e}"),
+            };
         assert_eq!(parsed.records.len(), 1);
         assert!(parsed.records[0].entry.links.is_empty());
     }
 
     #[test]
     fn reads_the_real_data_file() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/bangumi-data.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/bangumi-data.json"
+        );
         let Ok(bytes) = std::fs::read(path) else {
             println!("skipping: ../shared/data/bangumi-data.json not found");
             return;
@@ -433,22 +521,58 @@ mod tests {
             Ok(parsed) => parsed,
             Err(e) => panic!("{e}"),
         };
-        assert!(parsed.skipped.is_empty(), "{:?}", &parsed.skipped[..parsed.skipped.len().min(5)]);
+        assert!(
+            parsed.skipped.is_empty(),
+            "{:?}",
+            &parsed.skipped[..parsed.skipped.len().min(5)]
+        );
         assert_eq!(parsed.records.len(), 8483);
-        let Some(rouge) = parsed.records.iter().map(|r| &r.entry).find(|e| e.title == "メタリックルージュ") else {
+        let Some(rouge) = parsed
+            .records
+            .iter()
+            .map(|r| &r.entry)
+            .find(|e| e.title == "メタリックルージュ")
+        else {
             panic!("メタリックルージュ is missing");
         };
-        for (source, id) in [("bangumi", "425595"), ("mal", "54794"), ("anidb", "17926"), ("anilist", "162985")] {
-            assert_eq!(rouge.external_ids.get(source).map(String::as_str), Some(id), "{source}");
+        for (source, id) in [
+            ("bangumi", "425595"),
+            ("mal", "54794"),
+            ("anidb", "17926"),
+            ("anilist", "162985"),
+        ] {
+            assert_eq!(
+                rouge.external_ids.get(source).map(String::as_str),
+                Some(id),
+                "{source}"
+            );
         }
         assert!(!rouge.external_ids.contains_key("tmdb"));
         assert_eq!(rouge.kind, Some(Kind::Tv));
         assert_eq!(rouge.aired_from, date(2024, 1, 10));
-        assert!(rouge.alt_titles.iter().any(|a| a.text == "Metallic Rouge" && a.lang == TitleLang::En));
-        assert!(rouge.alt_titles.iter().any(|a| a.text == "金属口红" && a.lang == TitleLang::ZhHans));
+        assert!(
+            rouge
+                .alt_titles
+                .iter()
+                .any(|a| a.text == "Metallic Rouge" && a.lang == TitleLang::En)
+        );
+        assert!(
+            rouge
+                .alt_titles
+                .iter()
+                .any(|a| a.text == "金属口红" && a.lang == TitleLang::ZhHans)
+        );
         let tv = rouge.broadcasts.iter().find(|b| b.platform == "tv");
-        assert_eq!(tv.map(|b| b.rule.as_str()), Some("R/2024-01-10T16:25:00.000Z/P7D"));
+        assert_eq!(
+            tv.map(|b| b.rule.as_str()),
+            Some("R/2024-01-10T16:25:00.000Z/P7D")
+        );
         // Resource sites (mikan, bangumi_moe) give no links.
-        assert!(rouge.links.iter().all(|l| !l.url.contains("mikanani.me") && !l.url.contains("bangumi.moe")));
+        assert!(
+            rouge
+                .links
+                .iter()
+                .all(|l| !l.url.contains("mikanani.me") && !l.url.contains("bangumi.moe"))
+        );
     }
 }

@@ -30,7 +30,9 @@ impl FromStr for Format {
             "bangumi-data" => Ok(Format::BangumiData),
             "offline-db" => Ok(Format::OfflineDb),
             "rouge" => Ok(Format::Rouge),
-            other => Err(format!("unknown format \"{other}\" (bangumi-data, offline-db or rouge)")),
+            other => Err(format!(
+                "unknown format \"{other}\" (bangumi-data, offline-db or rouge)"
+            )),
         }
     }
 }
@@ -129,7 +131,13 @@ pub trait Existing {
 /// (or, for the rouge format, by a free id) updates that entry; others are
 /// added. Two records of the same file that share an external id become one.
 pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
-    let mut plan = Plan { summary: Summary { skipped: parsed.skipped, ..Summary::default() }, ..Plan::default() };
+    let mut plan = Plan {
+        summary: Summary {
+            skipped: parsed.skipped,
+            ..Summary::default()
+        },
+        ..Plan::default()
+    };
     // Entries this plan touches, by position in `plan.put`.
     let mut touched: HashMap<EntryId, usize> = HashMap::new();
     let mut new_by_external: HashMap<(String, String), usize> = HashMap::new();
@@ -143,14 +151,22 @@ pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
             .map(|(s, i)| (s.clone(), i.clone()))
             .collect();
         // Our own exports also match by id, when the title agrees.
-        let same_id = (keep_ids && existing.get(incoming.entry.id).is_some_and(|e| e.title == incoming.entry.title))
-            .then_some(incoming.entry.id);
-        let matched = external.iter().find_map(|(s, i)| existing.by_external(s, i)).or(same_id);
+        let same_id = (keep_ids
+            && existing
+                .get(incoming.entry.id)
+                .is_some_and(|e| e.title == incoming.entry.title))
+        .then_some(incoming.entry.id);
+        let matched = external
+            .iter()
+            .find_map(|(s, i)| existing.by_external(s, i))
+            .or(same_id);
         let slot = if let Some(id) = matched {
             match touched.get(&id) {
                 Some(&slot) => slot,
                 None => {
-                    let Some(current) = existing.get(id) else { continue };
+                    let Some(current) = existing.get(id) else {
+                        continue;
+                    };
                     plan.put.push(current.clone());
                     touched.insert(id, plan.put.len() - 1);
                     plan.put.len() - 1
@@ -160,7 +176,10 @@ pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
             slot
         } else {
             let mut entry = incoming.entry.clone();
-            let id_free = keep_ids && entry.id != 0 && existing.get(entry.id).is_none() && !new_ids.contains_key(&entry.id);
+            let id_free = keep_ids
+                && entry.id != 0
+                && existing.get(entry.id).is_none()
+                && !new_ids.contains_key(&entry.id);
             if !id_free {
                 entry.id = 0;
             }
@@ -199,11 +218,18 @@ pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
 
 /// Copies what `incoming` knows into `entry`, except fields an admin locked.
 fn merge(entry: &mut Entry, incoming: Incoming) {
-    let Incoming { entry: new, title_lang } = incoming;
+    let Incoming {
+        entry: new,
+        title_lang,
+    } = incoming;
     let locked = entry.locked.clone();
     let free = |f: Field| !locked.contains(&f);
     if new.title != entry.title {
-        let lang = if title_lang == TitleLang::Main { TitleLang::Synonym } else { title_lang };
+        let lang = if title_lang == TitleLang::Main {
+            TitleLang::Synonym
+        } else {
+            title_lang
+        };
         entry.add_alt_title(&new.title, lang);
     }
     for alt in &new.alt_titles {
@@ -252,7 +278,11 @@ fn merge(entry: &mut Entry, incoming: Incoming) {
         }
     }
     for broadcast in new.broadcasts {
-        match entry.broadcasts.iter_mut().find(|b| b.platform == broadcast.platform) {
+        match entry
+            .broadcasts
+            .iter_mut()
+            .find(|b| b.platform == broadcast.platform)
+        {
             Some(b) => *b = broadcast,
             None => entry.broadcasts.push(broadcast),
         }

@@ -34,7 +34,14 @@ struct ExportFile {
 /// Writes `entries` (in id order) as a rouge export, pretty-printed so that
 /// exports diff well.
 pub fn write(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ExportRef { format: FORMAT_TAG, version: VERSION, entries })?;
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &ExportRef {
+            format: FORMAT_TAG,
+            version: VERSION,
+            entries,
+        },
+    )?;
     out.write_all(b"\n")
 }
 
@@ -42,25 +49,42 @@ pub fn write(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::Resul
 pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
     let file: ExportFile = serde_json::from_slice(bytes).map_err(|e| shape(format!("{e}")))?;
     if file.format != FORMAT_TAG {
-        return Err(shape(format!("the format tag is \"{}\", not \"{FORMAT_TAG}\"", file.format)));
+        return Err(shape(format!(
+            "the format tag is \"{}\", not \"{FORMAT_TAG}\"",
+            file.format
+        )));
     }
     if file.version != VERSION {
-        return Err(shape(format!("export version {} is not supported (this build reads {VERSION})", file.version)));
+        return Err(shape(format!(
+            "export version {} is not supported (this build reads {VERSION})",
+            file.version
+        )));
     }
     let mut parsed = Parsed::default();
     for (i, value) in file.entries.into_iter().enumerate() {
         match serde_json::from_value::<Entry>(value) {
-            Ok(entry) if crate::core::text::fold(&entry.title).key.is_empty() => parsed.skipped.push(Skipped {
-                position: format!("entries[{i}]"),
-                reason: "the title has no letter or digit".into(),
+            Ok(entry) if crate::core::text::fold(&entry.title).key.is_empty() => {
+                parsed.skipped.push(Skipped {
+                    position: format!("entries[{i}]"),
+                    reason: "the title has no letter or digit".into(),
+                })
+            }
+            Ok(entry) => parsed.records.push(Incoming {
+                entry,
+                title_lang: TitleLang::Main,
             }),
-            Ok(entry) => parsed.records.push(Incoming { entry, title_lang: TitleLang::Main }),
-            Err(e) => parsed.skipped.push(Skipped { position: format!("entries[{i}]"), reason: e.to_string() }),
+            Err(e) => parsed.skipped.push(Skipped {
+                position: format!("entries[{i}]"),
+                reason: e.to_string(),
+            }),
         }
     }
     Ok(parsed)
 }
 
 fn shape(reason: String) -> ImportError {
-    ImportError::Shape { format: Format::Rouge, reason }
+    ImportError::Shape {
+        format: Format::Rouge,
+        reason,
+    }
 }

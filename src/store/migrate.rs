@@ -20,17 +20,21 @@ const MIGRATIONS: &[(u32, Migration)] = &[];
 /// Brings the store up to [`CURRENT`]; a fresh store is stamped directly.
 pub fn run(db: &Db, meta: &sled::Tree) -> Result<(), StoreError> {
     let found = match meta.get(VERSION_KEY)? {
-        Some(bytes) => Some(u32::from_be_bytes(
-            bytes
-                .as_ref()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("schema_version is not 4 bytes".into()))?,
-        )),
+        Some(bytes) => {
+            Some(u32::from_be_bytes(bytes.as_ref().try_into().map_err(
+                |_| StoreError::Corrupt("schema_version is not 4 bytes".into()),
+            )?))
+        }
         None => None,
     };
     let mut version = match found {
         None => CURRENT,
-        Some(v) if v > CURRENT => return Err(StoreError::TooNew { found: v, supported: CURRENT }),
+        Some(v) if v > CURRENT => {
+            return Err(StoreError::TooNew {
+                found: v,
+                supported: CURRENT,
+            });
+        }
         Some(v) => v,
     };
     while version < CURRENT {

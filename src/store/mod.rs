@@ -19,9 +19,13 @@ use crate::core::model::{Entry, EntryId};
 /// What can go wrong below the core.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the data directory is in use by another rouge process (only one may open it at a time)")]
+    #[error(
+        "the data directory is in use by another rouge process (only one may open it at a time)"
+    )]
     Locked,
-    #[error("the data directory was written by a newer rouge (schema {found}, this build reads up to {supported})")]
+    #[error(
+        "the data directory was written by a newer rouge (schema {found}, this build reads up to {supported})"
+    )]
     TooNew { found: u32, supported: u32 },
     #[error("no migration from schema version {from}")]
     NoMigration { from: u32 },
@@ -97,7 +101,11 @@ impl Store {
 
     fn from_config(config: sled::Config) -> Result<Store, StoreError> {
         let db = config.open().map_err(|err| match err {
-            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            // sled wraps the lock failure's WouldBlock in an error of its own kind.
+            sled::Error::Io(ref io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("could not acquire lock") =>
+            {
                 StoreError::Locked
             }
             other => StoreError::Engine(other),
@@ -185,8 +193,13 @@ impl Store {
                 rating_keys.push(key?);
             }
         }
-        (&self.entries, &self.ratings, &self.audit, &self.audit_by_entry).transaction(
-            |(entries, ratings, audit, audit_by_entry)| {
+        (
+            &self.entries,
+            &self.ratings,
+            &self.audit,
+            &self.audit_by_entry,
+        )
+            .transaction(|(entries, ratings, audit, audit_by_entry)| {
                 for (key, value) in &puts {
                     entries.insert(key, value.as_slice())?;
                 }
@@ -203,13 +216,17 @@ impl Store {
                     }
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
-            },
-        )?;
+            })?;
         Ok(())
     }
 
     /// Sets `user`'s rating of an entry; returns the rating it replaced.
-    pub fn set_rating(&self, entry: EntryId, user: &str, value: u8) -> Result<Option<u8>, StoreError> {
+    pub fn set_rating(
+        &self,
+        entry: EntryId,
+        user: &str,
+        value: u8,
+    ) -> Result<Option<u8>, StoreError> {
         let old = self.ratings.insert(keys::rating(entry, user), &[value])?;
         Ok(old.and_then(|v| v.first().copied()))
     }
@@ -228,7 +245,11 @@ impl Store {
     }
 
     /// The newest audit records, newest first; only one entry's when `entry` is given.
-    pub fn audit(&self, entry: Option<EntryId>, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    pub fn audit(
+        &self,
+        entry: Option<EntryId>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let seqs: Vec<u64> = match entry {
             Some(id) => self
                 .audit_by_entry
@@ -264,6 +285,16 @@ impl Store {
             .collect()
     }
 
+    /// Makes sure ids up to and including `id` are never allocated again
+    /// (an import that keeps its records' ids calls this).
+    pub fn reserve_through(&self, id: EntryId) -> Result<(), StoreError> {
+        self.meta.update_and_fetch(NEXT_ID, |old| {
+            let current = old.and_then(keys::decode_u64).unwrap_or(1);
+            Some(current.max(id.saturating_add(1)).to_be_bytes().to_vec())
+        })?;
+        Ok(())
+    }
+
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
@@ -276,17 +307,6 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("cannot decode a record: {e}")))
-}
-
-impl Store {
-    /// Makes sure ids up to and including `id` are never allocated again
-    /// (an import that keeps its records' ids calls this).
-    pub fn reserve_through(&self, id: EntryId) -> Result<(), StoreError> {
-        self.meta.update_and_fetch(NEXT_ID, |old| {
-            let current = old.and_then(keys::decode_u64).unwrap_or(1);
-            Some(current.max(id.saturating_add(1)).to_be_bytes().to_vec())
-        })?;
-        Ok(())
-    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("cannot decode a record: {e}")))
 }
