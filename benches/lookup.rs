@@ -336,22 +336,24 @@ fn levenshtein(a: &[char], b: &[char], row: &mut Vec<usize>) -> usize {
 // ---------------------------------------------------------------------------
 
 /// Criterion's numbers are per pass over the whole set; this breaks them
-/// down per query and per kind (each query timed alone, best of a few runs
-/// to shed scheduler noise), and checks the set finds what it should.
-fn report_per_kind(index: &TitleIndex, naive: Option<&Naive>, queries: &[Query]) {
+/// down per query and per kind (each indexed query timed alone, median of a
+/// few runs to shed scheduler noise; the naive scan once), checks the set
+/// finds what it should, and names the slowest queries.
+fn report_per_kind(index: &TitleIndex, naive: &Naive, queries: &[Query]) {
     const RUNS: usize = 15;
+    let mut timed: Vec<(Duration, &Query)> = Vec::new();
+    let mut naive_all = Vec::new();
     println!(
         "per-query look-up time by kind (indexed: median of {RUNS} runs per query; naive: one run)"
     );
     println!(
-        "{:<9} {:>3} {:>9} {:>9} {:>9} {:>6} {:>6} {:>11} {:>6}",
-        "kind", "n", "median", "p90", "max", "top1", "top5", "naive med", "naive1"
+        "{:<9} {:>3} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>10} {:>7}",
+        "kind", "n", "median", "mean", "p90", "max", "top1", "top5", "naive med", "naive1"
     );
-    let mut all = Vec::new();
     for kind in QueryKind::ALL {
         let mut times = Vec::new();
-        let (mut top1, mut top5, mut naive_top1) = (0, 0, 0);
         let mut naive_times = Vec::new();
+        let (mut top1, mut top5, mut naive_top1) = (0, 0, 0);
         for q in queries.iter().filter(|q| q.kind == kind) {
             let mut runs: Vec<Duration> = (0..RUNS)
                 .map(|_| {
@@ -362,54 +364,85 @@ fn report_per_kind(index: &TitleIndex, naive: Option<&Naive>, queries: &[Query])
                 .collect();
             runs.sort();
             times.push(runs[RUNS / 2]);
+            timed.push((runs[RUNS / 2], q));
             let hits = index.search(&q.text, LIMIT);
             top1 += usize::from(hits.first().is_some_and(|h| h.entry == q.source));
             top5 += usize::from(hits.iter().any(|h| h.entry == q.source));
-            if let Some(naive) = naive {
-                let start = Instant::now();
-                let found = naive.search(&q.text);
-                naive_times.push(start.elapsed());
-                naive_top1 += usize::from(found == Some(q.source));
-            }
+            let start = Instant::now();
+            let found = naive.search(&q.text);
+            naive_times.push(start.elapsed());
+            naive_top1 += usize::from(found == Some(q.source));
         }
-        all.extend_from_slice(&times);
-        let (median, p90, max) = spread(&mut times);
+        naive_all.extend_from_slice(&naive_times);
         let n = times.len();
-        let naive_median = if naive_times.is_empty() {
-            "-".to_owned()
-        } else {
-            format!("{:.2?}", spread(&mut naive_times).0)
-        };
-        let naive_top1 = if naive.is_some() {
-            format!("{naive_top1}/{n}")
-        } else {
-            "-".to_owned()
-        };
+        let s = Spread::of(&mut times);
         println!(
-            "{:<9} {n:>3} {:>9.1?} {:>9.1?} {:>9.1?} {:>6} {:>6} {naive_median:>11} {naive_top1:>6}",
+            "{:<9} {n:>3} {:>9.1?} {:>9.1?} {:>9.1?} {:>9.1?} {:>6} {:>6} {:>10.2?} {:>7}",
             kind.name(),
-            median,
-            p90,
-            max,
+            s.median,
+            s.mean,
+            s.p90,
+            s.max,
             format!("{top1}/{n}"),
             format!("{top5}/{n}"),
+            Spread::of(&mut naive_times).median,
+            format!("{naive_top1}/{n}"),
         );
     }
-    let (median, p90, max) = spread(&mut all);
+    let mut all: Vec<Duration> = timed.iter().map(|(t, _)| *t).collect();
+    let s = Spread::of(&mut all);
     println!(
-        "{:<9} {:>3} {median:>9.1?} {p90:>9.1?} {max:>9.1?}",
+        "{:<9} {:>3} {:>9.1?} {:>9.1?} {:>9.1?} {:>9.1?} {:>6} {:>6} {:>10.2?}",
         "all",
-        all.len()
+        all.len(),
+        s.median,
+        s.mean,
+        s.p90,
+        s.max,
+        "",
+        "",
+        Spread::of(&mut naive_all).median,
     );
     println!("(top1/top5: the query's source entry is the first hit / among the {LIMIT} hits;");
-    println!(" prefixes are ambiguous by nature, and many sequels share a title)");
+    println!(" prefixes are ambiguous by nature, and sequels often share a title)");
+
+    timed.sort_by(|a, b| b.0.cmp(&a.0));
+    println!("slowest indexed queries:");
+    for (time, q) in timed.iter().take(10) {
+        let hits = index.search(&q.text, LIMIT);
+        let how = hits
+            .first()
+            .map(|h| format!("{:?}", h.how))
+            .unwrap_or_default();
+        let key = text::fold(&q.text).key.chars().count();
+        println!(
+            "  {time:>9.1?}  {:<9} {key:>3} chars  first hit {how:<8} {:?}",
+            q.kind.name(),
+            q.text
+        );
+    }
 }
 
-/// Median, 90th percentile and maximum.
-fn spread(times: &mut [Duration]) -> (Duration, Duration, Duration) {
-    times.sort();
-    let at = |p: usize| times[(times.len() - 1) * p / 100];
-    (at(50), at(90), at(100))
+/// Summary statistics of a set of timings.
+struct Spread {
+    median: Duration,
+    mean: Duration,
+    p90: Duration,
+    max: Duration,
+}
+
+impl Spread {
+    fn of(times: &mut [Duration]) -> Spread {
+        times.sort();
+        let at = |p: usize| times[(times.len() - 1) * p / 100];
+        let total: Duration = times.iter().sum();
+        Spread {
+            median: at(50),
+            mean: total / times.len() as u32,
+            p90: at(90),
+            max: at(100),
+        }
+    }
 }
 
 fn mib(bytes: isize) -> String {
@@ -466,7 +499,7 @@ fn main() {
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let naive = Naive::build(&entries);
     if benchmarking() {
-        report_per_kind(&index, Some(&naive), &queries);
+        report_per_kind(&index, &naive, &queries);
     }
 
     let mut c = Criterion::default().configure_from_args();
@@ -519,7 +552,7 @@ fn main() {
             .sample_size(10)
             .sampling_mode(SamplingMode::Flat)
             .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(10));
+            .measurement_time(Duration::from_secs(15));
         group.bench_function("naive_baseline", |b| {
             b.iter(|| {
                 for q in &texts {

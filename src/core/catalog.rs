@@ -95,4 +95,8 @@ impl Existing for Catalog {
             .get(&(source.to_owned(), id.to_owned()))
             .copied()
     }
+
+    fn by_title(&self, title: &str) -> Vec<EntryId> {
+        self.index.exact(title)
+    }
 }

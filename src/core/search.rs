@@ -184,6 +184,20 @@ impl TitleIndex {
         self.dead = 0;
     }
 
+    /// Entries that have `title` as a title, up to case, width and punctuation.
+    pub fn exact(&self, title: &str) -> Vec<EntryId> {
+        let mut ids: Vec<EntryId> = self
+            .keys
+            .get(&text::fold(title).key)
+            .into_iter()
+            .flatten()
+            .map(|&tid| self.slots[tid as usize].entry)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// The best `limit` entries for `query`, best first; one hit per entry.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
         let folded = text::fold(query);

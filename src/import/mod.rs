@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::core::model::{Entry, EntryId, Field, TitleLang};
+use crate::core::text;
 
 /// The file formats `rouge import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,16 +122,133 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-/// Looks entries up by id and by external id while planning.
+/// Looks entries up by id, external id and title while planning.
 pub trait Existing {
     fn get(&self, id: EntryId) -> Option<&Entry>;
     fn by_external(&self, source: &str, id: &str) -> Option<EntryId>;
+    /// Entries with `title` as one of their titles (up to case, width and punctuation).
+    fn by_title(&self, title: &str) -> Vec<EntryId>;
 }
 
-/// Merges `parsed` into the catalog: a record matched by any external id
-/// (or, for the rouge format, by a free id) updates that entry; others are
-/// added. Two records of the same file that share an external id become one.
+/// Identity for records without a shared external id: the same title, kind
+/// and first air date is the same anime.
+fn same_work(a: &Entry, b: &Entry) -> bool {
+    a.kind == b.kind && a.aired_from == b.aired_from
+}
+
+/// The entries a plan writes, with what each one was before.
+#[derive(Default)]
+struct Slots {
+    put: Vec<Entry>,
+    /// The stored entry a slot updates; `None` for a new entry.
+    origin: Vec<Option<EntryId>>,
+    by_existing: HashMap<EntryId, usize>,
+    by_external: HashMap<(String, String), usize>,
+    by_title: HashMap<String, Vec<usize>>,
+}
+
+impl Slots {
+    fn push(&mut self, entry: Entry, origin: Option<EntryId>) -> usize {
+        self.put.push(entry);
+        self.origin.push(origin);
+        let slot = self.put.len() - 1;
+        if let Some(id) = origin {
+            self.by_existing.insert(id, slot);
+        }
+        slot
+    }
+
+    /// Remembers a slot's identities so later records of the file find it.
+    fn index(&mut self, slot: usize) {
+        let entry = &self.put[slot];
+        for (source, id) in &entry.external_ids {
+            self.by_external
+                .entry((source.clone(), id.clone()))
+                .or_insert(slot);
+        }
+        let slots = self
+            .by_title
+            .entry(text::fold(&entry.title).key)
+            .or_default();
+        if !slots.contains(&slot) {
+            slots.push(slot);
+        }
+    }
+
+    /// A slot this plan already has for `entry`.
+    fn find(&self, entry: &Entry) -> Option<usize> {
+        entry
+            .external_ids
+            .iter()
+            .find_map(|(s, i)| self.by_external.get(&(s.clone(), i.clone())).copied())
+            .or_else(|| {
+                self.by_title
+                    .get(&text::fold(&entry.title).key)?
+                    .iter()
+                    .copied()
+                    .find(|&slot| same_work(&self.put[slot], entry))
+            })
+    }
+}
+
+/// The stored entry `entry` is the same anime as: by any external id, then
+/// (for our own exports) by id and title, then by title, kind and first air date.
+fn find_existing(existing: &impl Existing, entry: &Entry, keep_ids: bool) -> Option<EntryId> {
+    entry
+        .external_ids
+        .iter()
+        .find_map(|(s, i)| existing.by_external(s, i))
+        .or_else(|| {
+            (keep_ids
+                && existing
+                    .get(entry.id)
+                    .is_some_and(|e| e.title == entry.title))
+            .then_some(entry.id)
+        })
+        .or_else(|| {
+            existing
+                .by_title(&entry.title)
+                .into_iter()
+                .find(|&id| existing.get(id).is_some_and(|e| same_work(e, entry)))
+        })
+}
+
+/// Merges `parsed` into the catalog: a record updates the entry it is the
+/// same anime as (see [`find_existing`]), records of one file that are the
+/// same anime become one entry, and the rest are added. `keep_ids` keeps a
+/// new record's id when it is free (the rouge format).
 pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
+    let mut slots = Slots::default();
+    for incoming in parsed.records {
+        let slot = match find_existing(existing, &incoming.entry, keep_ids) {
+            Some(id) => match slots.by_existing.get(&id) {
+                Some(&slot) => Some(slot),
+                None => existing
+                    .get(id)
+                    .cloned()
+                    .map(|current| slots.push(current, Some(id))),
+            },
+            None => slots.find(&incoming.entry),
+        };
+        let slot = match slot {
+            Some(slot) => {
+                merge(&mut slots.put[slot], incoming);
+                slot
+            }
+            None => {
+                let mut entry = incoming.entry;
+                let id_free = keep_ids
+                    && entry.id != 0
+                    && existing.get(entry.id).is_none()
+                    && !slots.put.iter().any(|e| e.id == entry.id);
+                if !id_free {
+                    entry.id = 0;
+                }
+                slots.push(entry, None)
+            }
+        };
+        slots.index(slot);
+    }
     let mut plan = Plan {
         summary: Summary {
             skipped: parsed.skipped,
@@ -138,81 +256,17 @@ pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
         },
         ..Plan::default()
     };
-    // Entries this plan touches, by position in `plan.put`.
-    let mut touched: HashMap<EntryId, usize> = HashMap::new();
-    let mut new_by_external: HashMap<(String, String), usize> = HashMap::new();
-    let mut new_ids: HashMap<EntryId, usize> = HashMap::new();
-    let mut added_slots = Vec::new();
-    for incoming in parsed.records {
-        let external: Vec<(String, String)> = incoming
-            .entry
-            .external_ids
-            .iter()
-            .map(|(s, i)| (s.clone(), i.clone()))
-            .collect();
-        // Our own exports also match by id, when the title agrees.
-        let same_id = (keep_ids
-            && existing
-                .get(incoming.entry.id)
-                .is_some_and(|e| e.title == incoming.entry.title))
-        .then_some(incoming.entry.id);
-        let matched = external
-            .iter()
-            .find_map(|(s, i)| existing.by_external(s, i))
-            .or(same_id);
-        let slot = if let Some(id) = matched {
-            match touched.get(&id) {
-                Some(&slot) => slot,
-                None => {
-                    let Some(current) = existing.get(id) else {
-                        continue;
-                    };
-                    plan.put.push(current.clone());
-                    touched.insert(id, plan.put.len() - 1);
-                    plan.put.len() - 1
-                }
+    for (entry, origin) in slots.put.into_iter().zip(slots.origin) {
+        match origin {
+            None => plan.summary.added += 1,
+            Some(id) if existing.get(id) == Some(&entry) => {
+                plan.summary.unchanged += 1;
+                continue;
             }
-        } else if let Some(&slot) = external.iter().find_map(|k| new_by_external.get(k)) {
-            slot
-        } else {
-            let mut entry = incoming.entry.clone();
-            let id_free = keep_ids
-                && entry.id != 0
-                && existing.get(entry.id).is_none()
-                && !new_ids.contains_key(&entry.id);
-            if !id_free {
-                entry.id = 0;
-            }
-            if entry.id != 0 {
-                new_ids.insert(entry.id, plan.put.len());
-            }
-            plan.put.push(entry);
-            added_slots.push(plan.put.len() - 1);
-            for key in &external {
-                new_by_external.insert(key.clone(), plan.put.len() - 1);
-            }
-            continue;
-        };
-        merge(&mut plan.put[slot], incoming);
-        for key in external {
-            new_by_external.entry(key).or_insert(slot);
+            Some(_) => plan.summary.updated += 1,
         }
+        plan.put.push(entry);
     }
-    plan.summary.added = added_slots.len();
-    let mut changed = vec![true; plan.put.len()];
-    for (&id, &slot) in &touched {
-        if existing.get(id) == Some(&plan.put[slot]) {
-            changed[slot] = false;
-            plan.summary.unchanged += 1;
-        } else {
-            plan.summary.updated += 1;
-        }
-    }
-    let mut i = 0;
-    plan.put.retain(|_| {
-        i += 1;
-        changed[i - 1]
-    });
     plan
 }
 
