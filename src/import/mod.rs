@@ -305,8 +305,19 @@ fn merge(entry: &mut Entry, incoming: Incoming) {
     take!(Field::Genres, genres, list);
     take!(Field::Status, status, option);
     take!(Field::Season, season, option);
-    take!(Field::Aired, aired_from, option);
-    take!(Field::Ended, aired_to, option);
+    // Several records of one anime (parts, arcs) span its whole run.
+    if free(Field::Aired) {
+        entry.aired_from = match (entry.aired_from, new.aired_from) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => b.or(a),
+        };
+    }
+    if free(Field::Ended) {
+        entry.aired_to = match (entry.aired_to, new.aired_to) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => b.or(a),
+        };
+    }
     take!(Field::Episodes, episodes, option);
     take!(Field::Duration, duration_min, option);
     take!(Field::Audio, audio, list);
@@ -345,4 +356,122 @@ fn merge(entry: &mut Entry, incoming: Incoming) {
         entry.record_release(release);
     }
     entry.locked.extend(new.locked);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::core::catalog::Catalog;
+
+    fn record(title: &str, ids: &[(&str, &str)], aired: Option<(i32, u32, u32)>) -> Incoming {
+        let mut entry = Entry::new(0, title);
+        entry.external_ids = ids
+            .iter()
+            .map(|(s, i)| (s.to_string(), i.to_string()))
+            .collect();
+        entry.aired_from = aired.and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d));
+        Incoming {
+            entry,
+            title_lang: TitleLang::Ja,
+        }
+    }
+
+    fn parsed(records: Vec<Incoming>) -> Parsed {
+        Parsed {
+            records,
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn external_ids_match_and_locked_fields_stay() {
+        let mut stored = Entry::new(7, "Metallic Rouge");
+        stored.external_ids.insert("mal".into(), "54794".into());
+        stored.episodes = Some(12);
+        stored.locked.insert(Field::Episodes);
+        let catalog = Catalog::build(vec![stored]);
+
+        let mut incoming = record(
+            "メタリックルージュ",
+            &[("mal", "54794"), ("anidb", "17926")],
+            None,
+        );
+        incoming.entry.episodes = Some(13);
+        incoming.entry.duration_min = Some(24);
+        let plan = plan(&catalog, parsed(vec![incoming]), false);
+        assert_eq!((plan.summary.added, plan.summary.updated), (0, 1));
+        let merged = &plan.put[0];
+        assert_eq!(merged.id, 7);
+        assert_eq!(merged.title, "Metallic Rouge", "the main title is kept");
+        assert_eq!(merged.title_in(TitleLang::Ja), Some("メタリックルージュ"));
+        assert_eq!(merged.episodes, Some(12), "locked by an admin");
+        assert_eq!(merged.duration_min, Some(24));
+        assert_eq!(
+            merged.external_ids.get("anidb").map(String::as_str),
+            Some("17926")
+        );
+    }
+
+    #[test]
+    fn records_without_ids_match_by_title_kind_and_date() {
+        let catalog = Catalog::build(vec![{
+            let mut e = Entry::new(3, "鬼太郎");
+            e.aired_from = NaiveDate::from_ymd_opt(1968, 1, 3);
+            e
+        }]);
+        let plan = plan(
+            &catalog,
+            parsed(vec![
+                record("鬼太郎", &[], Some((1968, 1, 3))),
+                record("鬼太郎", &[], Some((2018, 4, 1))),
+                record("鬼太郎", &[], Some((2018, 4, 1))),
+            ]),
+            false,
+        );
+        assert_eq!(
+            (
+                plan.summary.added,
+                plan.summary.updated,
+                plan.summary.unchanged
+            ),
+            (1, 0, 1)
+        );
+        assert_eq!(plan.put.len(), 1);
+        assert_eq!(
+            plan.put[0].id, 0,
+            "the 2018 series is new; its two records are one entry"
+        );
+    }
+
+    #[test]
+    fn records_of_one_file_sharing_an_id_become_one_entry() {
+        let catalog = Catalog::default();
+        let plan = plan(
+            &catalog,
+            parsed(vec![
+                record("ONE PIECE", &[("mal", "21")], Some((1999, 10, 20))),
+                record(
+                    "ONE PIECE エルバフ編",
+                    &[("mal", "21"), ("anidb", "69")],
+                    Some((2026, 4, 5)),
+                ),
+            ]),
+            false,
+        );
+        assert_eq!(plan.summary.added, 1);
+        assert_eq!(plan.put[0].title, "ONE PIECE");
+        assert!(
+            plan.put[0]
+                .all_titles()
+                .any(|(t, _)| t == "ONE PIECE エルバフ編")
+        );
+        assert_eq!(plan.put[0].external_ids.len(), 2);
+        assert_eq!(
+            plan.put[0].aired_from,
+            NaiveDate::from_ymd_opt(1999, 10, 20),
+            "the run starts with its first part"
+        );
+    }
 }
