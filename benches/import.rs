@@ -56,7 +56,7 @@ fn main() {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(8));
+        .measurement_time(Duration::from_secs(12));
     group.bench_function("parse_only", |b| {
         // Freeing the parsed records is left out, as in the full import.
         b.iter_with_large_drop(|| {

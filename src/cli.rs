@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 use crate::adapters::console;
 use crate::config::Config;
 use crate::core::app::App;
-use crate::core::caller::Caller;
+use crate::core::caller::{Caller, Platform};
 use crate::core::clock::SystemClock;
+use crate::core::dispatch::Dispatcher;
 use crate::core::reply::Reply;
 use crate::import::Format;
 use crate::store::Store;
@@ -117,7 +118,12 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
         CliCommand::Console { as_user } => {
             let app = open_app(config)?;
             let caller = caller(as_user.as_deref())?;
-            console::run(&app, &caller, &config.data_dir.join("console_history"))?;
+            console::run(
+                &app,
+                &caller,
+                &config.data_dir.join("console_history"),
+                config.dispatch_settings(Platform::Local),
+            )?;
             app.store().flush()?;
             Ok(0)
         }
@@ -134,6 +140,17 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
                 console::render(&reply)
             };
             println!("{text}");
+            // The local chat's announcements that this command made due.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let notifier = Arc::new(console::ConsoleNotifier::new(json));
+            let mut dispatcher = Dispatcher::new(
+                app.clone(),
+                notifier,
+                config.dispatch_settings(Platform::Local),
+            );
+            console::announce_due(&app, &mut dispatcher, &runtime);
             Ok(if matches!(reply, Reply::Error(_)) {
                 1
             } else {

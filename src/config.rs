@@ -7,7 +7,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
 use crate::core::app::Settings;
+use crate::core::caller::Platform;
+use crate::core::dispatch::{DispatchSettings, Rate, RateLimits};
 
 /// The defaults, which are also the documentation of every setting.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -19,6 +23,7 @@ pub struct Config {
     pub owners: Vec<String>,
     pub seed_demo: bool,
     pub search: SearchConfig,
+    pub announce: AnnounceConfig,
     pub log: LogConfig,
 }
 
@@ -26,6 +31,50 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
     pub picker_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceConfig {
+    pub catch_up_hours: u32,
+    pub schedule_interval_secs: u64,
+    pub max_attempts: u32,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    pub send_timeout_secs: u64,
+    pub max_in_flight: usize,
+    pub telegram: LimitsConfig,
+    pub discord: LimitsConfig,
+}
+
+/// A platform's posting limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub global_per_second: u32,
+    pub per_chat: u32,
+    pub chat_window_secs: u64,
+    pub per_group: u32,
+    pub group_window_secs: u64,
+}
+
+impl LimitsConfig {
+    fn limits(self) -> RateLimits {
+        RateLimits {
+            global: Rate::new(self.global_per_second, Duration::from_secs(1)),
+            per_chat: Rate::new(self.per_chat, Duration::from_secs(self.chat_window_secs)),
+            per_group: Rate::new(self.per_group, Duration::from_secs(self.group_window_secs)),
+        }
+    }
+
+    fn valid(&self) -> bool {
+        [self.global_per_second, self.per_chat, self.per_group]
+            .iter()
+            .all(|&n| n >= 1)
+            && [self.chat_window_secs, self.group_window_secs]
+                .iter()
+                .all(|&s| (1..=3600).contains(&s))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +138,40 @@ impl Config {
                 "search.picker_size must be from 2 to 10".into(),
             ));
         }
+        let a = &self.announce;
+        let checks = [
+            (
+                a.catch_up_hours <= 24 * 30,
+                "announce.catch_up_hours must be at most 720",
+            ),
+            (
+                (1..=3600).contains(&a.schedule_interval_secs),
+                "announce.schedule_interval_secs must be from 1 to 3600",
+            ),
+            (
+                (1..=100).contains(&a.max_attempts),
+                "announce.max_attempts must be from 1 to 100",
+            ),
+            (
+                a.backoff_base_secs >= 1 && a.backoff_base_secs <= a.backoff_max_secs,
+                "announce.backoff_base_secs must be at least 1 and at most backoff_max_secs",
+            ),
+            (
+                (1..=600).contains(&a.send_timeout_secs),
+                "announce.send_timeout_secs must be from 1 to 600",
+            ),
+            (
+                (1..=256).contains(&a.max_in_flight),
+                "announce.max_in_flight must be from 1 to 256",
+            ),
+            (
+                a.telegram.valid() && a.discord.valid(),
+                "announce limits must be at least 1, windows from 1 to 3600 seconds",
+            ),
+        ];
+        if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
+            return Err(ConfigError::Invalid((*message).into()));
+        }
         Ok(())
     }
 
@@ -98,6 +181,24 @@ impl Config {
             owners: self.owners.clone(),
             picker_size: self.search.picker_size,
             seed_demo: self.seed_demo,
+            catch_up: chrono::Duration::hours(i64::from(self.announce.catch_up_hours)),
+        }
+    }
+
+    /// How the dispatcher of `platform` behaves.
+    pub fn dispatch_settings(&self, platform: Platform) -> DispatchSettings {
+        let a = &self.announce;
+        DispatchSettings {
+            limits: match platform {
+                Platform::Telegram => a.telegram.limits(),
+                Platform::Discord => a.discord.limits(),
+                Platform::Local => RateLimits::LOCAL,
+            },
+            max_attempts: a.max_attempts,
+            backoff_base: Duration::from_secs(a.backoff_base_secs),
+            backoff_max: Duration::from_secs(a.backoff_max_secs),
+            send_timeout: Duration::from_secs(a.send_timeout_secs),
+            max_in_flight: a.max_in_flight,
         }
     }
 }
@@ -112,6 +213,15 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("data"));
         assert!(config.owners.is_empty());
         assert_eq!(config.search.picker_size, 5);
+        assert_eq!(
+            config.dispatch_settings(Platform::Telegram).limits,
+            RateLimits::TELEGRAM
+        );
+        assert_eq!(
+            config.dispatch_settings(Platform::Discord).limits,
+            RateLimits::DISCORD
+        );
+        assert_eq!(config.core_settings().catch_up, chrono::Duration::hours(24));
     }
 
     #[test]

@@ -38,6 +38,7 @@ fn user(platform: Platform, id: &str) -> Caller {
         user_id: id.into(),
         chat_id: "chat".into(),
         is_chat_admin: false,
+        is_group: true,
     }
 }
 

@@ -5,9 +5,15 @@ use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::core::announce::{Announcement, Notifier, SendOutcome};
 use crate::core::app::App;
-use crate::core::caller::Caller;
+use crate::core::caller::{Caller, ChatRef, Platform};
+use crate::core::dispatch::{DispatchSettings, Dispatcher};
 use crate::core::reply::{Card, ErrorKind, Reply};
+use crate::core::schedule;
 use crate::core::scores::{Community, Summary};
 
 /// Renders a reply as plain text.
@@ -78,6 +84,7 @@ pub fn render(reply: &Reply) -> String {
             }
             out.trim_end().to_owned()
         }
+        Reply::Announcement(a) => render_announcement(a),
         Reply::Error(err) => {
             let prefix = match err.kind {
                 ErrorKind::NotAllowed => "Not allowed: ",
@@ -166,6 +173,107 @@ fn render_card(card: &Card) -> String {
     out.trim_end().to_owned()
 }
 
+/// An announcement, with times in the chat's time zone.
+pub fn render_announcement(a: &Announcement) -> String {
+    let tz = schedule::time_zone(&a.tz).unwrap_or(chrono_tz::Tz::UTC);
+    let mut out = format!("📣 New episode: {} — episode {}", a.title, a.episode);
+    if let Some(total) = a.episodes_total {
+        let _ = write!(out, " of {total}");
+    }
+    if let Some(title) = &a.episode_title {
+        let _ = write!(out, " “{title}”");
+    }
+    let mut what = Vec::new();
+    if let Some(audio) = &a.audio {
+        what.push(format!("{audio} audio"));
+    }
+    if !a.qualities.is_empty() {
+        what.push(a.qualities.join(", "));
+    }
+    if !what.is_empty() {
+        let _ = write!(out, "\n{}", what.join(" · "));
+    }
+    match &a.stream {
+        Some(stream) => {
+            let _ = write!(
+                out,
+                "\nAired on {stream} at {}",
+                schedule::local_time(a.released_at, tz)
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "\nReleased {}",
+                schedule::local_time(a.released_at, tz)
+            );
+        }
+    }
+    if let Some((n, at)) = a.next_episode {
+        let _ = write!(
+            out,
+            "\nNext: episode {n} at {}",
+            schedule::local_time(at, tz)
+        );
+    }
+    for link in &a.links {
+        let _ = write!(out, "\n{}: {}", link.label, link.url);
+    }
+    out
+}
+
+/// Prints announcements for the local chat as they are sent.
+pub struct ConsoleNotifier {
+    json: bool,
+    sent: AtomicU64,
+}
+
+impl ConsoleNotifier {
+    pub fn new(json: bool) -> ConsoleNotifier {
+        ConsoleNotifier {
+            json,
+            sent: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Notifier for ConsoleNotifier {
+    fn platform(&self) -> Platform {
+        Platform::Local
+    }
+
+    async fn send(&self, _chat: &ChatRef, announcement: &Announcement) -> SendOutcome {
+        let reply = Reply::Announcement(Box::new(announcement.clone()));
+        let text = if self.json {
+            serde_json::to_string(&reply).unwrap_or_default()
+        } else {
+            format!("{}\n", render(&reply))
+        };
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, "{text}") {
+            Ok(()) => SendOutcome::Delivered {
+                message_id: format!("console-{}", self.sent.fetch_add(1, Ordering::Relaxed) + 1),
+            },
+            Err(err) => SendOutcome::Transient(err.to_string()),
+        }
+    }
+}
+
+/// Posts the local chat's due announcements: first turns broadcasts that
+/// reached their time into releases, then drains the local outbox once.
+pub fn announce_due(
+    app: &App,
+    dispatcher: &mut Dispatcher<ConsoleNotifier>,
+    runtime: &tokio::runtime::Runtime,
+) {
+    if let Err(err) = app.process_schedule() {
+        tracing::warn!(cause = %err, "cannot process broadcast schedules");
+    }
+    if let Err(err) = runtime.block_on(dispatcher.drain_once()) {
+        tracing::warn!(cause = %err, "cannot post announcements");
+    }
+}
+
 fn summary_line(summary: &Summary) -> String {
     if summary.sources.is_empty() {
         return "Scores: none yet".into();
@@ -226,14 +334,26 @@ fn as_command(line: &str) -> String {
 }
 
 /// Runs the interactive console until end of input. On a terminal it keeps
-/// a line history in `history`; otherwise it reads standard input line by line.
-pub fn run(app: &App, caller: &Caller, history: &Path) -> anyhow::Result<()> {
+/// a line history in `history`; otherwise it reads standard input line by
+/// line. Announcements for the local chat are printed as they come due.
+pub fn run(
+    app: &App,
+    caller: &Caller,
+    history: &Path,
+    dispatch: DispatchSettings,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut dispatcher =
+        Dispatcher::new(app.clone(), Arc::new(ConsoleNotifier::new(false)), dispatch);
+    announce_due(app, &mut dispatcher, &runtime);
     if !std::io::stdin().is_terminal() {
-        let stdout = std::io::stdout();
         for line in std::io::stdin().lock().lines() {
             let line = line?;
             if let Some(reply) = respond(app, caller, &line) {
-                writeln!(stdout.lock(), "{}\n", render(&reply))?;
+                writeln!(std::io::stdout().lock(), "{}\n", render(&reply))?;
+                announce_due(app, &mut dispatcher, &runtime);
             }
         }
         return Ok(());
@@ -259,6 +379,7 @@ pub fn run(app: &App, caller: &Caller, history: &Path) -> anyhow::Result<()> {
                 if let Some(reply) = respond(app, caller, &line) {
                     println!("{}\n", render(&reply));
                 }
+                announce_due(app, &mut dispatcher, &runtime);
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
             Err(rustyline::error::ReadlineError::Eof) => break,

@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a command came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     /// The local console or command line.
@@ -38,6 +38,9 @@ pub struct Caller {
     pub chat_id: String,
     /// Whether the user administers this chat (group admin, Manage Server).
     pub is_chat_admin: bool,
+    /// Whether the chat is a group or channel rather than a private chat
+    /// (platforms limit posting to groups more strictly).
+    pub is_group: bool,
 }
 
 /// The local user that shell access acts as: an owner.
@@ -55,12 +58,47 @@ impl Caller {
             platform: Platform::Local,
             user_id: name.to_owned(),
             chat_id: "console".to_owned(),
-            is_chat_admin: true,
+            // The console chat is the owner's; other local users are members.
+            is_chat_admin: name == LOCAL_OWNER,
+            is_group: false,
         }
     }
 
     /// `platform:user_id`, as owners are listed in the config.
     pub fn key(&self) -> String {
         format!("{}:{}", self.platform, self.user_id)
+    }
+
+    /// The chat this caller wrote in.
+    pub fn chat(&self) -> ChatRef {
+        ChatRef {
+            platform: self.platform,
+            chat_id: self.chat_id.clone(),
+        }
+    }
+}
+
+/// A chat on a platform: where subscriptions live and announcements go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChatRef {
+    pub platform: Platform,
+    pub chat_id: String,
+}
+
+impl ChatRef {
+    /// The local console's chat.
+    pub fn console() -> ChatRef {
+        Caller::local_owner().chat()
+    }
+
+    /// `platform:chat_id`, the chat's key in the store.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.platform, self.chat_id)
+    }
+}
+
+impl fmt::Display for ChatRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.chat_id)
     }
 }

@@ -16,7 +16,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::admin::{self, FieldValue};
-use super::model::{EntryId, TitleLang};
+use super::model::{EntryId, Kind, TitleLang};
 
 /// Longest chat line accepted (Telegram's message limit).
 pub const MAX_LINE_CHARS: usize = 4096;
@@ -44,7 +44,41 @@ pub enum Command {
     Help {
         topic: Option<String>,
     },
+    /// Upcoming episodes in the next `days` days.
+    Airing {
+        days: u32,
+    },
+    /// Chat admins: announce new episodes of a title (or of everything) here.
+    Subscribe(SubTarget),
+    Unsubscribe(SubTarget),
+    Subscriptions,
+    /// Chat admins: show or change the chat's announcement settings.
+    Settings(SettingsChange),
     Admin(AdminCommand),
+}
+
+/// What a chat subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubTarget {
+    Title(TitleRef),
+    /// Everything, optionally only one kind or genre.
+    All {
+        kind: Option<Kind>,
+        genre: Option<String>,
+    },
+}
+
+/// `/anime settings …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsChange {
+    Show,
+    /// An IANA time zone, already validated.
+    TimeZone(String),
+    DelayMinutes(u32),
+    /// Audio languages to announce (lower case); empty means all.
+    Audio(Vec<String>),
+    /// The stream whose schedule to follow, or `none`.
+    Stream(String),
 }
 
 impl Command {
@@ -56,6 +90,11 @@ impl Command {
             Command::Rate { .. } => "rate",
             Command::Top { .. } => "top",
             Command::Help { .. } => "help",
+            Command::Airing { .. } => "airing",
+            Command::Subscribe(_) => "subscribe",
+            Command::Unsubscribe(_) => "unsubscribe",
+            Command::Subscriptions => "subscriptions",
+            Command::Settings(_) => "settings",
             Command::Admin(a) => a.name(),
         }
     }
@@ -109,6 +148,10 @@ pub enum AdminCommand {
     Audit {
         target: Option<TitleRef>,
     },
+    /// Queued, delivered and dead-lettered announcements.
+    Deliveries {
+        target: Option<TitleRef>,
+    },
 }
 
 impl AdminCommand {
@@ -121,6 +164,7 @@ impl AdminCommand {
             AdminCommand::Score { .. } => "admin score",
             AdminCommand::Episode { .. } => "admin episode",
             AdminCommand::Audit { .. } => "admin audit",
+            AdminCommand::Deliveries { .. } => "admin deliveries",
         }
     }
 }
@@ -209,6 +253,36 @@ pub const HELP: &[HelpLine] = &[
         admin: false,
     },
     HelpLine {
+        topic: "airing",
+        usage: "/anime airing [days]",
+        about: "episodes airing soon, in this chat's time zone (1 to 14 days, default 2)",
+        admin: false,
+    },
+    HelpLine {
+        topic: "subscribe",
+        usage: "/anime subscribe <title> | all [kind=tv] [genre=…]",
+        about: "chat admins: announce new episodes in this chat",
+        admin: false,
+    },
+    HelpLine {
+        topic: "unsubscribe",
+        usage: "/anime unsubscribe <title> | all",
+        about: "chat admins: stop announcing a title here",
+        admin: false,
+    },
+    HelpLine {
+        topic: "subscriptions",
+        usage: "/anime subscriptions",
+        about: "what this chat is subscribed to, and its settings",
+        admin: false,
+    },
+    HelpLine {
+        topic: "settings",
+        usage: "/anime settings [tz <Area/City> | delay <minutes> | audio <languages>|any | stream <tv|site>|none]",
+        about: "chat admins: time zone, announcement delay, audio languages and the stream to follow",
+        admin: false,
+    },
+    HelpLine {
         topic: "add",
         usage: "/anime admin add <title> [field=value …]",
         about: "add an entry",
@@ -248,6 +322,12 @@ pub const HELP: &[HelpLine] = &[
         topic: "audit",
         usage: "/anime admin audit [title]",
         about: "who changed what, newest first",
+        admin: true,
+    },
+    HelpLine {
+        topic: "deliveries",
+        usage: "/anime admin deliveries [title]",
+        about: "queued, delivered and failed announcements, with the reason",
         admin: true,
     },
 ];
@@ -372,6 +452,11 @@ fn parse_anime(rest: &str) -> Result<Command, ParseError> {
             topic: (!args.is_empty()).then(|| args.to_ascii_lowercase()),
         }),
         "admin" => parse_admin(args).map(Command::Admin),
+        "airing" => parse_airing(args),
+        "subscribe" => parse_sub_target(args, "subscribe").map(Command::Subscribe),
+        "unsubscribe" => parse_sub_target(args, "unsubscribe").map(Command::Unsubscribe),
+        "subscriptions" => Ok(Command::Subscriptions),
+        "settings" => parse_settings(args).map(Command::Settings),
         _ => Ok(Command::Info(title_ref(rest, "info")?)),
     }
 }
@@ -483,8 +568,7 @@ fn title_and_pairs(
 }
 
 fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
-    const ADMIN_USAGE: &str =
-        "/anime admin add|edit|delete|alias|score|episode|audit … (see /anime help admin)";
+    const ADMIN_USAGE: &str = "/anime admin add|edit|delete|alias|score|episode|audit|deliveries … (see /anime help admin)";
     let (sub, rest) = args.split_once(' ').unwrap_or((args, ""));
     let sub = sub.to_ascii_lowercase();
     let topic: &'static str = match sub.as_str() {
@@ -495,6 +579,7 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
         "score" => "score",
         "episode" | "ep" => "episode",
         "audit" => "audit",
+        "deliveries" => "deliveries",
         "" => return Err(usage("Which admin command?", ADMIN_USAGE)),
         other => {
             return Err(usage(
@@ -559,8 +644,136 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
             let target = (!title.is_empty())
                 .then(|| title_ref(&title, topic))
                 .transpose()?;
-            Ok(AdminCommand::Audit { target })
+            Ok(if topic == "audit" {
+                AdminCommand::Audit { target }
+            } else {
+                AdminCommand::Deliveries { target }
+            })
         }
+    }
+}
+
+/// Most days `/anime airing` looks ahead.
+pub const MAX_AIRING_DAYS: u32 = 14;
+
+fn parse_airing(args: &str) -> Result<Command, ParseError> {
+    if args.is_empty() {
+        return Ok(Command::Airing { days: 2 });
+    }
+    match args.parse::<u32>() {
+        Ok(days @ 1..=MAX_AIRING_DAYS) => Ok(Command::Airing { days }),
+        _ => Err(usage(
+            format!("\"{args}\" is not a number of days from 1 to {MAX_AIRING_DAYS}."),
+            usage_of("airing"),
+        )),
+    }
+}
+
+fn parse_sub_target(args: &str, topic: &'static str) -> Result<SubTarget, ParseError> {
+    let (first, rest) = args.split_once(' ').unwrap_or((args, ""));
+    if !first.eq_ignore_ascii_case("all") {
+        return Ok(SubTarget::Title(title_ref(args, topic)?));
+    }
+    let mut target: (Option<Kind>, Option<String>) = (None, None);
+    for token in tokenize(rest) {
+        let Some((key, value)) = token.pair() else {
+            return Err(usage(
+                format!("\"{}\" should be kind=… or genre=….", token.text),
+                usage_of(topic),
+            ));
+        };
+        match key.as_str() {
+            "kind" | "type" => {
+                target.0 = Some(value.parse().map_err(|_| {
+                    usage(
+                        format!("\"{value}\" is not a kind (tv, movie, ova, ona, web, special)."),
+                        usage_of(topic),
+                    )
+                })?)
+            }
+            "genre" => {
+                target.1 = Some(admin::checked_word(value).map_err(|m| usage(m, usage_of(topic)))?)
+            }
+            other => {
+                return Err(usage(
+                    format!("\"{other}=\" is not used here."),
+                    usage_of(topic),
+                ));
+            }
+        }
+    }
+    if topic == "unsubscribe" && (target.0.is_some() || target.1.is_some()) {
+        return Err(usage(
+            "Unsubscribe from all takes no filters.",
+            usage_of(topic),
+        ));
+    }
+    Ok(SubTarget::All {
+        kind: target.0,
+        genre: target.1,
+    })
+}
+
+fn parse_settings(args: &str) -> Result<SettingsChange, ParseError> {
+    let u = usage_of("settings");
+    let (what, value) = args.split_once(' ').unwrap_or((args, ""));
+    let value = value.trim();
+    let need = |v: &str| {
+        if v.is_empty() {
+            Err(usage(format!("Give a value for {what}."), u))
+        } else {
+            Ok(())
+        }
+    };
+    match what.to_ascii_lowercase().as_str() {
+        "" => Ok(SettingsChange::Show),
+        "tz" | "timezone" | "zone" => {
+            need(value)?;
+            let tz = super::schedule::time_zone(value).map_err(|e| usage(e.to_string(), u))?;
+            Ok(SettingsChange::TimeZone(tz.name().to_owned()))
+        }
+        "delay" => match value.trim_end_matches("min").trim().parse::<u32>() {
+            Ok(m) if m <= super::announce::MAX_DELAY_MIN => Ok(SettingsChange::DelayMinutes(m)),
+            _ => Err(usage(
+                format!(
+                    "\"{value}\" is not a delay: use whole minutes from 0 to {} (one week).",
+                    super::announce::MAX_DELAY_MIN
+                ),
+                u,
+            )),
+        },
+        "audio" => {
+            need(value)?;
+            if value.eq_ignore_ascii_case("any") || value.eq_ignore_ascii_case("all") {
+                return Ok(SettingsChange::Audio(Vec::new()));
+            }
+            let langs = admin::split_list(value);
+            if langs.len() > 16 {
+                return Err(usage("At most 16 audio languages.", u));
+            }
+            langs
+                .iter()
+                .map(|l| admin::checked_word(l).map(|w| w.to_lowercase()))
+                .collect::<Result<Vec<_>, _>>()
+                .map(SettingsChange::Audio)
+                .map_err(|m| usage(m, u))
+        }
+        "stream" => {
+            let stream = value.to_ascii_lowercase();
+            let valid = !stream.is_empty()
+                && stream.len() <= 32
+                && stream
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+            if !valid {
+                return Err(usage(
+                    "Give a stream name such as tv, crunchyroll or bilibili (or none).",
+                    u,
+                ));
+            }
+            Ok(SettingsChange::Stream(stream))
+        }
+        other => Err(usage(format!("Unknown setting \"{other}\"."), u)),
     }
 }
 
@@ -840,6 +1053,72 @@ mod tests {
             set.iter().map(|s| s.source.as_str()).collect::<Vec<_>>(),
             ["imdb", "mal"]
         );
+    }
+
+    #[test]
+    fn subscriptions_settings_and_airing() {
+        assert_eq!(
+            parse("/anime subscribe metallic rouge"),
+            Ok(Command::Subscribe(SubTarget::Title(TitleRef::Query(
+                "metallic rouge".into()
+            ))))
+        );
+        assert_eq!(
+            parse("/anime subscribe all kind=tv genre=Mecha"),
+            Ok(Command::Subscribe(SubTarget::All {
+                kind: Some(Kind::Tv),
+                genre: Some("Mecha".into())
+            }))
+        );
+        assert_eq!(
+            parse("/anime unsubscribe ALL"),
+            Ok(Command::Unsubscribe(SubTarget::All {
+                kind: None,
+                genre: None
+            }))
+        );
+        assert!(parse("/anime subscribe").is_err());
+        assert!(parse("/anime subscribe all colour=red").is_err());
+        assert_eq!(
+            parse("/anime settings"),
+            Ok(Command::Settings(SettingsChange::Show))
+        );
+        assert_eq!(
+            parse("/anime settings tz asia/kolkata"),
+            Ok(Command::Settings(SettingsChange::TimeZone(
+                "Asia/Kolkata".into()
+            )))
+        );
+        assert_eq!(
+            parse("/anime settings delay 30"),
+            Ok(Command::Settings(SettingsChange::DelayMinutes(30)))
+        );
+        assert_eq!(
+            parse("/anime settings audio Tamil, Japanese"),
+            Ok(Command::Settings(SettingsChange::Audio(vec![
+                "tamil".into(),
+                "japanese".into()
+            ])))
+        );
+        assert_eq!(
+            parse("/anime settings audio any"),
+            Ok(Command::Settings(SettingsChange::Audio(Vec::new())))
+        );
+        for bad in [
+            "/anime settings tz Mars/Base",
+            "/anime settings tz",
+            "/anime settings delay -5",
+            "/anime settings delay 99999",
+            "/anime settings delay soon",
+            "/anime settings stream <b>",
+            "/anime settings colour red",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse("/anime airing"), Ok(Command::Airing { days: 2 }));
+        assert_eq!(parse("/anime airing 7"), Ok(Command::Airing { days: 7 }));
+        assert!(parse("/anime airing 0").is_err());
+        assert!(parse("/anime airing 100").is_err());
     }
 
     #[test]

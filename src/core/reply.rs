@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::announce::Announcement;
 use super::model::{EntryId, Link, Release};
 use super::scores::{Community, Summary};
 
@@ -21,6 +22,8 @@ pub enum Reply {
     Done(Notice),
     Help(HelpView),
     Error(ErrorReply),
+    /// A new episode, posted to a subscribed chat.
+    Announcement(Box<Announcement>),
 }
 
 /// Everything shown about one entry.
@@ -102,6 +105,9 @@ pub struct ListItem {
     pub id: Option<EntryId>,
     pub text: String,
     pub detail: String,
+    /// The time this line is about, for adapters that show relative times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A confirmation.

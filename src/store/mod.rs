@@ -4,8 +4,11 @@
 //! Nothing outside this module names sled, so another engine can replace it
 //! without touching the core.
 
+mod announce;
 mod keys;
 pub mod migrate;
+
+pub use announce::{Deliveries, Subscribed};
 
 use std::path::Path;
 
@@ -14,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
+use crate::core::announce::{DeadKind, DeadLetter, Job};
 use crate::core::model::{Entry, EntryId};
 
 /// What can go wrong below the core.
@@ -72,6 +76,8 @@ pub struct Change {
     pub delete: Vec<EntryId>,
     /// Audit records; `seq` is assigned when the change is applied.
     pub audit: Vec<AuditRecord>,
+    /// Announcement jobs to queue; one whose key was ever queued is skipped.
+    pub jobs: Vec<Job>,
 }
 
 /// The handle to the data directory; cheap to clone.
@@ -83,6 +89,13 @@ pub struct Store {
     audit: Tree,
     audit_by_entry: Tree,
     meta: Tree,
+    chats: Tree,
+    subs: Tree,
+    chat_subs: Tree,
+    outbox: Tree,
+    outbox_due: Tree,
+    delivered: Tree,
+    dead: Tree,
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
@@ -116,6 +129,13 @@ impl Store {
             audit: db.open_tree("audit")?,
             audit_by_entry: db.open_tree("audit_by_entry")?,
             meta: db.open_tree("meta")?,
+            chats: db.open_tree("chats")?,
+            subs: db.open_tree("subs")?,
+            chat_subs: db.open_tree("chat_subs")?,
+            outbox: db.open_tree("outbox")?,
+            outbox_due: db.open_tree("outbox_due")?,
+            delivered: db.open_tree("delivered")?,
+            dead: db.open_tree("dead")?,
             db,
         };
         migrate::run(&store.db, &store.meta)?;
@@ -167,9 +187,10 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("counter is not 8 bytes".into()))
     }
 
-    /// Applies a change in one transaction: every entry, deletion, rating
-    /// removal and audit record lands, or none does.
-    pub fn apply(&self, mut change: Change) -> Result<(), StoreError> {
+    /// Applies a change in one transaction: every entry, deletion (with the
+    /// entry's ratings, and its queued jobs withdrawn), audit record and new
+    /// job lands, or none does. Returns how many jobs were queued.
+    pub fn apply(&self, mut change: Change, now: DateTime<Utc>) -> Result<usize, StoreError> {
         if !change.audit.is_empty() {
             let n = change.audit.len() as u64;
             let end = self.bump_counter(NEXT_AUDIT, n)?;
@@ -187,19 +208,40 @@ impl Store {
             .iter()
             .map(|a| Ok((a.seq, a.entry, encode(a)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let jobs = change
+            .jobs
+            .iter()
+            .map(|j| Ok((j.key(), announce::due_key(j), encode(j)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut rating_keys = Vec::new();
+        let mut withdrawn = Vec::new();
         for id in &change.delete {
             for key in self.ratings.scan_prefix(keys::entry(*id)).keys() {
                 rating_keys.push(key?);
             }
+            for value in self.outbox.scan_prefix(keys::entry(*id)).values() {
+                let job: Job = decode(&value?)?;
+                let letter = DeadLetter {
+                    job: job.clone(),
+                    kind: DeadKind::Withdrawn,
+                    reason: "the entry was deleted".into(),
+                    at: now,
+                };
+                withdrawn.push((job.key(), announce::due_key(&job), encode(&letter)?));
+            }
         }
-        (
+        let trees = (
             &self.entries,
             &self.ratings,
             &self.audit,
             &self.audit_by_entry,
-        )
-            .transaction(|(entries, ratings, audit, audit_by_entry)| {
+            &self.outbox,
+            &self.outbox_due,
+            &self.delivered,
+            &self.dead,
+        );
+        let queued = trees.transaction(
+            |(entries, ratings, audit, audit_by_entry, outbox, outbox_due, delivered, dead)| {
                 for (key, value) in &puts {
                     entries.insert(key, value.as_slice())?;
                 }
@@ -215,9 +257,26 @@ impl Store {
                         audit_by_entry.insert(&keys::audit_by_entry(*entry, *seq), &[])?;
                     }
                 }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })?;
-        Ok(())
+                for (key, due, letter) in &withdrawn {
+                    outbox.remove(key.as_slice())?;
+                    outbox_due.remove(due.as_slice())?;
+                    dead.insert(key.as_slice(), letter.as_slice())?;
+                }
+                let mut queued = 0;
+                for (key, due, value) in &jobs {
+                    let seen = outbox.get(key.as_slice())?.is_some()
+                        || delivered.get(key.as_slice())?.is_some()
+                        || dead.get(key.as_slice())?.is_some();
+                    if !seen {
+                        outbox.insert(key.as_slice(), value.as_slice())?;
+                        outbox_due.insert(due.as_slice(), &[])?;
+                        queued += 1;
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(queued)
+            },
+        )?;
+        Ok(queued)
     }
 
     /// Sets `user`'s rating of an entry; returns the rating it replaced.
@@ -302,11 +361,11 @@ impl Store {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes)
         .map_err(|e| StoreError::Corrupt(format!("cannot decode a record: {e}")))
 }

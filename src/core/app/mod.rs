@@ -10,6 +10,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::admin::{self, FieldValue};
+use super::announce::Job;
 use super::caller::{Caller, LOCAL_OWNER, Platform};
 use super::catalog::Catalog;
 use super::clock::Clock;
@@ -32,6 +33,9 @@ pub struct Settings {
     pub picker_size: usize,
     /// Seed the built-in demo catalog into an empty store.
     pub seed_demo: bool,
+    /// Releases older than this when they come due (the bot was down) are
+    /// recorded without a post.
+    pub catch_up: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -40,6 +44,7 @@ impl Default for Settings {
             owners: Vec::new(),
             picker_size: 5,
             seed_demo: true,
+            catch_up: chrono::Duration::hours(24),
         }
     }
 }
@@ -55,6 +60,8 @@ pub enum CommandError {
     NoSuchId(EntryId),
     #[error("Only the bot's owners can change the catalog (you are {0}).")]
     NotOwner(String),
+    #[error("Only this chat's admins can change its subscriptions and settings.")]
+    NotChatAdmin,
     #[error("{0}")]
     BadInput(String),
     #[error("Something went wrong on our side and nothing was changed; please try again later.")]
@@ -66,7 +73,7 @@ impl CommandError {
         match self {
             CommandError::Parse(_) | CommandError::BadInput(_) => ErrorKind::BadInput,
             CommandError::NotFound(_) | CommandError::NoSuchId(_) => ErrorKind::NotFound,
-            CommandError::NotOwner(_) => ErrorKind::NotAllowed,
+            CommandError::NotOwner(_) | CommandError::NotChatAdmin => ErrorKind::NotAllowed,
             CommandError::Store(_) => ErrorKind::Unavailable,
         }
     }
@@ -112,8 +119,13 @@ struct Inner {
     writer: Mutex<()>,
     owners: HashSet<String>,
     picker_size: usize,
+    catch_up: chrono::Duration,
     clock: Arc<dyn Clock>,
+    /// Woken whenever jobs are queued, so dispatchers need not poll.
+    queued: Arc<tokio::sync::Notify>,
 }
+
+mod announce;
 
 /// Who seeds the demo catalog, in the audit log.
 const SEEDER: &str = "rouge:demo-seed";
@@ -135,7 +147,9 @@ impl App {
                 writer: Mutex::new(()),
                 owners: settings.owners.into_iter().collect(),
                 picker_size: settings.picker_size.clamp(2, 10),
+                catch_up: settings.catch_up,
                 clock,
+                queued: Arc::new(tokio::sync::Notify::new()),
             }),
         };
         if settings.seed_demo && app.inner.store.is_empty() {
@@ -244,6 +258,17 @@ impl App {
             Command::Rate { title, rating } => self.rate(caller, &title, rating),
             Command::Top { genre, limit } => Ok(self.top(genre.as_deref(), limit)),
             Command::Help { topic } => Ok(self.help(caller, topic.as_deref())),
+            Command::Airing { days } => self.airing(caller, days),
+            Command::Subscriptions => self.subscriptions(caller),
+            Command::Subscribe(target) => {
+                self.require_chat_admin(caller)?;
+                self.subscribe(caller, target)
+            }
+            Command::Unsubscribe(target) => {
+                self.require_chat_admin(caller)?;
+                self.unsubscribe(caller, target)
+            }
+            Command::Settings(change) => self.settings(caller, change),
             Command::Admin(admin) => {
                 if !self.is_owner(caller) {
                     return Err(CommandError::NotOwner(caller.key()));
@@ -413,6 +438,7 @@ impl App {
             items: ranked
                 .into_iter()
                 .map(|(score, _, e)| ListItem {
+                    at: None,
                     id: Some(e.id),
                     text: e.display_title().to_owned(),
                     detail: format!("{score} · {}", detail(&e)),
@@ -494,10 +520,21 @@ impl App {
                 set_scores(entry, set, remove, self.now().date_naive())
             }),
             AdminCommand::Episode { target, episode } => {
-                let now = self.now();
-                self.modify(&who, &target, "episode", |entry| {
-                    record_episode(entry, episode, now)
-                })
+                self.release_episode(&who, &target, episode)
+            }
+            AdminCommand::Deliveries { target } => {
+                let entry = match target {
+                    None => None,
+                    Some(t) => match self.resolve(
+                        &t,
+                        |id| format!("/anime admin deliveries #{id}"),
+                        false,
+                    )? {
+                        Resolved::One(e) => Some(e.id),
+                        Resolved::Choose(p) => return Ok(Reply::Picker(p)),
+                    },
+                };
+                self.deliveries_view(entry)
             }
             AdminCommand::Audit { target } => {
                 let entry = match target {
@@ -543,7 +580,7 @@ impl App {
                 Some(entry.clone()),
             )],
             put: vec![entry],
-            delete: Vec::new(),
+            ..Change::default()
         })?;
         Ok(reply)
     }
@@ -559,7 +596,6 @@ impl App {
             Some(entry.id),
         );
         self.commit(Change {
-            put: Vec::new(),
             delete: vec![entry.id],
             audit: vec![self.audit_record(
                 who,
@@ -569,6 +605,7 @@ impl App {
                 Some((*entry).clone()),
                 None,
             )],
+            ..Change::default()
         })?;
         Ok(reply)
     }
@@ -581,6 +618,19 @@ impl App {
         target: &TitleRef,
         action: &str,
         edit: impl FnOnce(&mut Entry) -> Result<String, CommandError>,
+    ) -> Result<Reply, CommandError> {
+        self.modify_announcing(who, target, action, edit, |_| Ok(Vec::new()))
+    }
+
+    /// [`Self::modify`], also queueing the announcement jobs that `jobs`
+    /// derives from the edited entry, in the same transaction.
+    fn modify_announcing(
+        &self,
+        who: &str,
+        target: &TitleRef,
+        action: &str,
+        edit: impl FnOnce(&mut Entry) -> Result<String, CommandError>,
+        jobs: impl FnOnce(&Entry) -> Result<Vec<Job>, CommandError>,
     ) -> Result<Reply, CommandError> {
         let before = self.resolve_strict(target)?;
         let mut after = (*before).clone();
@@ -598,12 +648,13 @@ impl App {
         if after.title != before.title {
             self.refuse_duplicate_title(&after.title, Some(after.id))?;
         }
-        let text = format!(
+        let mut text = format!(
             "Updated #{} {}: {description}.",
             after.id,
             after.display_title()
         );
-        self.commit(Change {
+        let jobs = jobs(&after)?;
+        let queued = self.commit(Change {
             audit: vec![self.audit_record(
                 who,
                 action,
@@ -613,8 +664,15 @@ impl App {
                 Some(after.clone()),
             )],
             put: vec![after],
-            delete: Vec::new(),
+            jobs,
+            ..Change::default()
         })?;
+        if queued > 0 {
+            text.push_str(&format!(
+                " Announcing it in {queued} chat{}.",
+                if queued == 1 { "" } else { "s" }
+            ));
+        }
         Ok(Reply::done(text, Some(before.id)))
     }
 
@@ -690,6 +748,7 @@ impl App {
             items: records
                 .into_iter()
                 .map(|r| ListItem {
+                    at: Some(r.at),
                     id: r.entry,
                     text: format!(
                         "{} · {} · {}",
@@ -704,12 +763,16 @@ impl App {
     }
 
     /// Writes a change durably (flushed before returning), then updates the
-    /// in-memory catalog. Callers hold the writer lock.
-    fn commit(&self, change: Change) -> Result<(), StoreError> {
+    /// in-memory catalog and wakes the dispatchers if jobs were queued.
+    /// Callers hold the writer lock. Returns how many jobs were queued.
+    fn commit(&self, change: Change) -> Result<usize, StoreError> {
         let puts = change.put.clone();
         let deletes = change.delete.clone();
-        self.inner.store.apply(change)?;
+        let queued = self.inner.store.apply(change, self.now())?;
         self.inner.store.flush()?;
+        if queued > 0 {
+            self.inner.queued.notify_waiters();
+        }
         let mut catalog = self
             .inner
             .catalog
@@ -721,7 +784,17 @@ impl App {
         for entry in puts {
             catalog.upsert(entry);
         }
-        Ok(())
+        Ok(queued)
+    }
+
+    /// Notified whenever announcement jobs are queued.
+    pub fn queued_signal(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.queued)
+    }
+
+    /// How long after coming due a release is still announced.
+    pub fn catch_up(&self) -> chrono::Duration {
+        self.inner.catch_up
     }
 
     /// Ranked look-up for `rouge search`.
@@ -782,10 +855,12 @@ impl App {
             None,
             None,
         );
+        let jobs = self.import_jobs(&plan.put)?;
         self.commit(Change {
             put: plan.put,
-            delete: Vec::new(),
             audit: vec![audit],
+            jobs,
+            ..Change::default()
         })?;
         progress(total, total);
         info!(%format, added = summary.added, updated = summary.updated, skipped = summary.skipped.len(), "import finished");
@@ -853,7 +928,6 @@ fn set_scores(
 }
 
 /// Records a released episode, and the language and qualities it adds.
-/// Announcements hook in here: a new release is the event they fan out from.
 fn record_episode(
     entry: &mut Entry,
     input: EpisodeInput,

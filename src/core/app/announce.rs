@@ -1,0 +1,500 @@
+//! The announcement side of [`App`]: subscriptions, chat settings, the airing
+//! view, release events (admin episodes, broadcast schedules, imports) and
+//! the deliveries view.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use super::{App, CommandError, Resolved, record_episode};
+use crate::core::announce::{self, ChatSettings, Job, ReleaseEvent, Subscription, Target, Variant};
+use crate::core::caller::Caller;
+use crate::core::command::{EpisodeInput, SettingsChange, SubTarget, TitleRef};
+use crate::core::model::{Entry, Release};
+use crate::core::reply::{ListItem, ListView, Reply};
+use crate::core::schedule::{self, Bounds, Rule};
+use crate::store::{Change, StoreError, Subscribed};
+
+/// Most lines `/anime airing` lists.
+const AIRING_LINES: usize = 25;
+/// Broadcasts further back than this are not replayed after a long downtime.
+const SCHEDULE_LOOKBACK_DAYS: i64 = 60;
+
+impl App {
+    pub(super) fn require_chat_admin(&self, caller: &Caller) -> Result<(), CommandError> {
+        if caller.is_chat_admin || self.is_owner(caller) {
+            Ok(())
+        } else {
+            Err(CommandError::NotChatAdmin)
+        }
+    }
+
+    fn chat_zone(settings: &ChatSettings) -> Tz {
+        schedule::time_zone(&settings.tz).unwrap_or(Tz::UTC)
+    }
+
+    /// The chat's settings, remembering whether it is a group.
+    fn settings_for(&self, caller: &Caller) -> Result<ChatSettings, StoreError> {
+        let chat = caller.chat();
+        let mut settings = self.store().chat_settings(&chat)?;
+        if settings.is_group != caller.is_group {
+            settings.is_group = caller.is_group;
+            self.store().set_chat_settings(&chat, &settings)?;
+        }
+        Ok(settings)
+    }
+
+    pub(super) fn subscribe(
+        &self,
+        caller: &Caller,
+        target: SubTarget,
+    ) -> Result<Reply, CommandError> {
+        let settings = self.settings_for(caller)?;
+        let (target, kind, genre, name) = match target {
+            SubTarget::Title(title) => {
+                match self.resolve(&title, |id| format!("/anime subscribe #{id}"), false)? {
+                    Resolved::One(entry) => (
+                        Target::Entry(entry.id),
+                        None,
+                        None,
+                        entry.display_title().to_owned(),
+                    ),
+                    Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
+                }
+            }
+            SubTarget::All { kind, genre } => {
+                let name = all_name(kind.map(|k| k.label()), genre.as_deref());
+                (Target::All, kind, genre, name)
+            }
+        };
+        let sub = Subscription {
+            chat: caller.chat(),
+            target,
+            kind,
+            genre,
+            active: true,
+            inactive_reason: None,
+            created_by: caller.key(),
+            created_at: self.now(),
+        };
+        let text = match self.store().subscribe(&sub)? {
+            Subscribed::AlreadyActive => {
+                return Err(CommandError::BadInput(format!(
+                    "This chat is already subscribed to {name}."
+                )));
+            }
+            Subscribed::Added | Subscribed::Reactivated => format!(
+                "Subscribed this chat to {name}. New episodes will be announced here (times in {}; change with /anime settings tz <Area/City>).",
+                settings.tz
+            ),
+        };
+        self.store().flush()?;
+        Ok(Reply::done(
+            text,
+            match target {
+                Target::Entry(id) => Some(id),
+                Target::All => None,
+            },
+        ))
+    }
+
+    pub(super) fn unsubscribe(
+        &self,
+        caller: &Caller,
+        target: SubTarget,
+    ) -> Result<Reply, CommandError> {
+        let (target, name) = match target {
+            SubTarget::Title(title) => {
+                let entry = match title {
+                    TitleRef::Id(id) => id,
+                    TitleRef::Query(_) => match self.resolve(
+                        &title,
+                        |id| format!("/anime unsubscribe #{id}"),
+                        false,
+                    )? {
+                        Resolved::One(entry) => entry.id,
+                        Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
+                    },
+                };
+                let name = self
+                    .entry(entry)
+                    .map_or_else(|| format!("#{entry}"), |e| e.display_title().to_owned());
+                (Target::Entry(entry), name)
+            }
+            SubTarget::All { .. } => (Target::All, "everything".to_owned()),
+        };
+        if !self.store().unsubscribe(&caller.chat(), target)? {
+            return Err(CommandError::BadInput(format!(
+                "This chat is not subscribed to {name}. /anime subscriptions lists what it is subscribed to."
+            )));
+        }
+        self.store().flush()?;
+        Ok(Reply::done(
+            format!("This chat will no longer get announcements for {name}."),
+            None,
+        ))
+    }
+
+    pub(super) fn subscriptions(&self, caller: &Caller) -> Result<Reply, CommandError> {
+        let settings = self.store().chat_settings(&caller.chat())?;
+        let items = self
+            .store()
+            .subscriptions_of(&caller.chat())?
+            .into_iter()
+            .map(|sub| {
+                let (id, text) = match sub.target {
+                    Target::Entry(id) => (
+                        Some(id),
+                        self.entry(id).map_or_else(
+                            || format!("#{id} (deleted)"),
+                            |e| e.display_title().to_owned(),
+                        ),
+                    ),
+                    Target::All => (
+                        None,
+                        all_name(sub.kind.map(|k| k.label()), sub.genre.as_deref()),
+                    ),
+                };
+                let detail = match (&sub.active, &sub.inactive_reason) {
+                    (true, _) => format!("since {}", sub.created_at.format("%Y-%m-%d")),
+                    (false, reason) => {
+                        format!("inactive: {}", reason.as_deref().unwrap_or("stopped"))
+                    }
+                };
+                ListItem {
+                    id,
+                    text,
+                    detail,
+                    at: None,
+                }
+            })
+            .collect();
+        Ok(Reply::List(ListView {
+            heading: format!("Subscriptions of this chat ({})", describe_settings(&settings)),
+            items,
+            empty: "This chat has no subscriptions. A chat admin can add one with /anime subscribe <title>.".into(),
+        }))
+    }
+
+    pub(super) fn settings(
+        &self,
+        caller: &Caller,
+        change: SettingsChange,
+    ) -> Result<Reply, CommandError> {
+        let mut settings = self.settings_for(caller)?;
+        if change == SettingsChange::Show {
+            return Ok(Reply::done(
+                format!("This chat's settings: {}.", describe_settings(&settings)),
+                None,
+            ));
+        }
+        self.require_chat_admin(caller)?;
+        match change {
+            SettingsChange::Show => {}
+            SettingsChange::TimeZone(tz) => settings.tz = tz,
+            SettingsChange::DelayMinutes(minutes) => settings.delay_min = minutes,
+            SettingsChange::Audio(langs) => settings.audio = langs,
+            SettingsChange::Stream(stream) => settings.stream = stream,
+        }
+        self.store().set_chat_settings(&caller.chat(), &settings)?;
+        self.store().flush()?;
+        Ok(Reply::done(
+            format!(
+                "Saved. This chat's settings: {}.",
+                describe_settings(&settings)
+            ),
+            None,
+        ))
+    }
+
+    pub(super) fn airing(&self, caller: &Caller, days: u32) -> Result<Reply, CommandError> {
+        let settings = self.store().chat_settings(&caller.chat())?;
+        let tz = Self::chat_zone(&settings);
+        let stream = if settings.stream == "none" {
+            "tv".to_owned()
+        } else {
+            settings.stream.clone()
+        };
+        let now = self.now();
+        let until = now + Duration::days(i64::from(days));
+        let mut upcoming: Vec<(DateTime<Utc>, u32, std::sync::Arc<Entry>)> = Vec::new();
+        for entry in self.catalog().entries() {
+            for broadcast in entry.broadcasts.iter().filter(|b| b.platform == stream) {
+                let Ok(rule) = broadcast.rule.parse::<Rule>() else {
+                    continue;
+                };
+                let bounds = Bounds {
+                    ends: broadcast.ends,
+                    episodes: entry.episodes,
+                };
+                for (episode, at) in rule.episodes_between(now, until, bounds) {
+                    upcoming.push((at, episode, std::sync::Arc::clone(entry)));
+                }
+            }
+        }
+        upcoming.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
+        let more = upcoming.len().saturating_sub(AIRING_LINES);
+        let mut items: Vec<ListItem> = upcoming
+            .into_iter()
+            .take(AIRING_LINES)
+            .map(|(at, episode, entry)| ListItem {
+                id: Some(entry.id),
+                text: format!(
+                    "{} · {}",
+                    schedule::local_time(at, tz),
+                    entry.display_title()
+                ),
+                detail: match entry.episodes {
+                    Some(total) => format!("episode {episode} of {total}"),
+                    None => format!("episode {episode}"),
+                },
+                at: Some(at),
+            })
+            .collect();
+        if more > 0 {
+            items.push(ListItem {
+                id: None,
+                text: format!("… and {more} more"),
+                detail: "ask for fewer days".into(),
+                at: None,
+            });
+        }
+        Ok(Reply::List(ListView {
+            heading: format!(
+                "Airing in the next {days} day{} on {stream} ({})",
+                if days == 1 { "" } else { "s" },
+                tz.name()
+            ),
+            items,
+            empty: format!(
+                "Nothing in the catalog airs on {stream} in the next {days} day{}.",
+                if days == 1 { "" } else { "s" }
+            ),
+        }))
+    }
+
+    /// The admin `episode` command: records the release and, in the same
+    /// transaction, queues one announcement per subscribed chat.
+    pub(super) fn release_episode(
+        &self,
+        who: &str,
+        target: &TitleRef,
+        input: EpisodeInput,
+    ) -> Result<Reply, CommandError> {
+        let now = self.now();
+        let released_at = input.released_at.unwrap_or(now);
+        let event = |entry: &Entry| ReleaseEvent {
+            entry: entry.id,
+            episode: input.number,
+            variant: Variant::audio(input.audio.as_deref()),
+            at: released_at,
+            audio: input.audio.clone(),
+            qualities: input.qualities.clone(),
+            episode_title: input.title.clone(),
+        };
+        let recent = now - released_at <= self.catch_up();
+        let jobs = |entry: &Entry| -> Result<Vec<Job>, CommandError> {
+            if !recent {
+                return Ok(Vec::new());
+            }
+            Ok(announce::jobs_for(
+                entry,
+                &event(entry),
+                &self.store().subscribers_of(entry.id)?,
+            ))
+        };
+        let input_for_record = input.clone();
+        self.modify_announcing(
+            who,
+            target,
+            "episode",
+            |entry| record_episode(entry, input_for_record, now),
+            jobs,
+        )
+    }
+
+    /// Jobs for releases an import adds (recent ones only).
+    pub(super) fn import_jobs(&self, puts: &[Entry]) -> Result<Vec<Job>, StoreError> {
+        let now = self.now();
+        let mut jobs = Vec::new();
+        for entry in puts {
+            let before = self.entry(entry.id);
+            for release in &entry.releases {
+                let known = before
+                    .as_ref()
+                    .is_some_and(|b| b.releases.iter().any(|r| r.key() == release.key()));
+                if known || now - release.released_at > self.catch_up() {
+                    continue;
+                }
+                let event = ReleaseEvent {
+                    entry: entry.id,
+                    episode: release.number,
+                    variant: Variant::audio(release.audio.as_deref()),
+                    at: release.released_at,
+                    audio: release.audio.clone(),
+                    qualities: release.qualities.clone(),
+                    episode_title: release.title.clone(),
+                };
+                jobs.extend(announce::jobs_for(
+                    entry,
+                    &event,
+                    &self.store().subscribers_of(entry.id)?,
+                ));
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Turns broadcast schedules that reached their air time since the last
+    /// run into releases: each is recorded, and announced to the chats that
+    /// follow that stream unless it aired longer ago than the catch-up window.
+    /// The first run on a data directory only sets the starting point.
+    /// Returns how many jobs were queued.
+    pub fn process_schedule(&self) -> Result<usize, StoreError> {
+        let _writer = self.write_lock();
+        let now = self.now();
+        let Some(watermark) = self.store().schedule_watermark()? else {
+            self.store().set_schedule_watermark(now)?;
+            return Ok(0);
+        };
+        if now <= watermark {
+            return Ok(0);
+        }
+        let after = watermark.max(now - Duration::days(SCHEDULE_LOOKBACK_DAYS));
+        let mut change = Change::default();
+        let entries: Vec<std::sync::Arc<Entry>> = self
+            .catalog()
+            .entries()
+            .filter(|e| !e.broadcasts.is_empty())
+            .cloned()
+            .collect();
+        for entry in entries {
+            let events = announce::broadcast_events(&entry, after, now);
+            if events.is_empty() {
+                continue;
+            }
+            let subscribers = self.store().subscribers_of(entry.id)?;
+            let mut updated = (*entry).clone();
+            for event in &events {
+                if !updated
+                    .releases
+                    .iter()
+                    .any(|r| r.number == event.episode && r.audio.is_none())
+                {
+                    updated.record_release(Release {
+                        number: event.episode,
+                        audio: None,
+                        qualities: Vec::new(),
+                        title: None,
+                        released_at: event.at,
+                    });
+                }
+                if now - event.at <= self.catch_up() {
+                    change
+                        .jobs
+                        .extend(announce::jobs_for(&updated, event, &subscribers));
+                }
+            }
+            if updated != *entry {
+                change.put.push(updated);
+            }
+        }
+        let queued = self.commit(change)?;
+        self.store().set_schedule_watermark(now)?;
+        Ok(queued)
+    }
+
+    pub(super) fn deliveries_view(&self, entry: Option<u64>) -> Result<Reply, CommandError> {
+        let found = self.store().deliveries(entry, 20)?;
+        let title = |id: u64| {
+            self.entry(id)
+                .map_or_else(|| format!("#{id}"), |e| e.display_title().to_owned())
+        };
+        let mut items = Vec::new();
+        for job in &found.queued {
+            let mut detail = format!(
+                "due {}, {} attempt{}",
+                job.due_at.format("%Y-%m-%d %H:%M UTC"),
+                job.attempts,
+                if job.attempts == 1 { "" } else { "s" }
+            );
+            if let Some(err) = &job.last_error {
+                detail.push_str(&format!(", last error: {err}"));
+            }
+            items.push(ListItem {
+                id: Some(job.entry),
+                text: format!(
+                    "queued · {} ep {} ({}) → {}",
+                    title(job.entry),
+                    job.episode,
+                    job.variant,
+                    job.chat
+                ),
+                detail,
+                at: Some(job.due_at),
+            });
+        }
+        for done in &found.delivered {
+            items.push(ListItem {
+                id: Some(done.job.entry),
+                text: format!(
+                    "delivered · {} ep {} ({}) → {}",
+                    title(done.job.entry),
+                    done.job.episode,
+                    done.job.variant,
+                    done.job.chat
+                ),
+                detail: format!(
+                    "at {}, message {}",
+                    done.at.format("%Y-%m-%d %H:%M UTC"),
+                    done.message_id
+                ),
+                at: Some(done.at),
+            });
+        }
+        for dead in &found.dead {
+            items.push(ListItem {
+                id: Some(dead.job.entry),
+                text: format!(
+                    "{:?} · {} ep {} ({}) → {}",
+                    dead.kind,
+                    title(dead.job.entry),
+                    dead.job.episode,
+                    dead.job.variant,
+                    dead.job.chat
+                )
+                .to_lowercase(),
+                detail: format!("{} ({})", dead.reason, dead.at.format("%Y-%m-%d %H:%M UTC")),
+                at: Some(dead.at),
+            });
+        }
+        Ok(Reply::List(ListView {
+            heading: match entry {
+                Some(id) => format!("Announcements of {}", title(id)),
+                None => "Recent announcements".into(),
+            },
+            items,
+            empty: "No announcements queued, delivered or failed yet.".into(),
+        }))
+    }
+}
+
+fn all_name(kind: Option<&str>, genre: Option<&str>) -> String {
+    match (kind, genre) {
+        (None, None) => "everything".into(),
+        (Some(k), None) => format!("every {k} title"),
+        (None, Some(g)) => format!("every {g} title"),
+        (Some(k), Some(g)) => format!("every {g} {k} title"),
+    }
+}
+
+fn describe_settings(s: &ChatSettings) -> String {
+    let audio = if s.audio.is_empty() {
+        "any".to_owned()
+    } else {
+        s.audio.join(", ")
+    };
+    format!(
+        "time zone {}, delay {} min, audio {audio}, stream {}",
+        s.tz, s.delay_min, s.stream
+    )
+}

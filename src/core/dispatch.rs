@@ -1,0 +1,550 @@
+//! The dispatcher: drains one platform's due outbox jobs through its
+//! [`Notifier`] under token-bucket rate limits, honours `retry_after`, backs
+//! off with jitter on failures, dead-letters what cannot be sent, and records
+//! each post in the same store step that removes its job.
+//!
+//! The bookkeeping is synchronous ([`Dispatcher::take`] and
+//! [`Dispatcher::finish`]), so tests drive it step by step with a manual
+//! clock; [`Dispatcher::run`] is the async loop around it.
+//!
+//! Crash safety: a job leaves the outbox only when its post is recorded, so a
+//! crash loses nothing; it can repeat only the jobs that were sent but not
+//! yet recorded (in flight). Recording is flushed once per round of sends.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::announce::{DeadKind, Job, Notifier, SendOutcome};
+use super::app::App;
+use super::caller::ChatRef;
+use crate::store::StoreError;
+
+/// `count` sends per `per`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    pub const fn new(count: u32, per: Duration) -> Rate {
+        Rate { count, per }
+    }
+}
+
+/// A platform's posting limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimits {
+    /// All sends of the bot.
+    pub global: Rate,
+    /// Sends to any one chat.
+    pub per_chat: Rate,
+    /// Sends to any one group or channel, on top of `per_chat`.
+    pub per_group: Rate,
+}
+
+impl RateLimits {
+    /// Telegram's published limits: 30 messages a second overall, one a
+    /// second per chat, 20 a minute per group or channel.
+    pub const TELEGRAM: RateLimits = RateLimits {
+        global: Rate::new(30, Duration::from_secs(1)),
+        per_chat: Rate::new(1, Duration::from_secs(1)),
+        per_group: Rate::new(20, Duration::from_secs(60)),
+    };
+    /// Discord's: 50 requests a second overall, 5 per 5 seconds per channel.
+    pub const DISCORD: RateLimits = RateLimits {
+        global: Rate::new(50, Duration::from_secs(1)),
+        per_chat: Rate::new(5, Duration::from_secs(5)),
+        per_group: Rate::new(5, Duration::from_secs(5)),
+    };
+    /// The local console: effectively unlimited.
+    pub const LOCAL: RateLimits = RateLimits {
+        global: Rate::new(1000, Duration::from_secs(1)),
+        per_chat: Rate::new(1000, Duration::from_secs(1)),
+        per_group: Rate::new(1000, Duration::from_secs(1)),
+    };
+}
+
+/// How a dispatcher behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchSettings {
+    pub limits: RateLimits,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub send_timeout: Duration,
+    pub max_in_flight: usize,
+}
+
+impl DispatchSettings {
+    /// Defaults with the given limits.
+    pub fn with_limits(limits: RateLimits) -> DispatchSettings {
+        DispatchSettings {
+            limits,
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(1800),
+            send_timeout: Duration::from_secs(30),
+            max_in_flight: 16,
+        }
+    }
+}
+
+/// A sliding window: at most `count` sends in any span of `per`. Unlike a
+/// token bucket, it never lets a burst exceed the limit over any window.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    sent: std::collections::VecDeque<DateTime<Utc>>,
+    /// No sends before this (a 429's `retry_after`).
+    paused_until: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    fn forget_old(&mut self, rate: Rate, now: DateTime<Utc>) {
+        let span = chrono::Duration::from_std(rate.per).unwrap_or_default();
+        while self.sent.front().is_some_and(|&t| now - t >= span) {
+            self.sent.pop_front();
+        }
+    }
+
+    fn ready(&mut self, rate: Rate, now: DateTime<Utc>) -> bool {
+        if self.paused_until.is_some_and(|until| now < until) {
+            return false;
+        }
+        self.forget_old(rate, now);
+        self.sent.len() < rate.count as usize
+    }
+
+    /// When the window next has room.
+    fn next_room(&self, rate: Rate) -> Option<DateTime<Utc>> {
+        let span = chrono::Duration::from_std(rate.per).unwrap_or_default();
+        let room = (self.sent.len() >= rate.count as usize)
+            .then(|| self.sent.front().map(|&t| t + span))
+            .flatten();
+        match (room, self.paused_until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn idle(&mut self, rate: Rate, now: DateTime<Utc>) -> bool {
+        self.forget_old(rate, now);
+        self.sent.is_empty() && self.paused_until.is_none_or(|p| p <= now)
+    }
+}
+
+/// The windows of one platform: global, per chat and per group.
+struct Limiter {
+    limits: RateLimits,
+    global: Window,
+    chats: HashMap<ChatRef, Window>,
+    groups: HashMap<ChatRef, Window>,
+}
+
+impl Limiter {
+    fn new(limits: RateLimits) -> Limiter {
+        Limiter {
+            limits,
+            global: Window::default(),
+            chats: HashMap::new(),
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Records a send to `chat` if every window that applies has room.
+    fn try_acquire(&mut self, chat: &ChatRef, is_group: bool, now: DateTime<Utc>) -> bool {
+        let limits = self.limits;
+        if !self.global.ready(limits.global, now) {
+            return false;
+        }
+        let chat_window = self.chats.entry(chat.clone()).or_default();
+        if !chat_window.ready(limits.per_chat, now) {
+            return false;
+        }
+        if is_group {
+            let group = self.groups.entry(chat.clone()).or_default();
+            if !group.ready(limits.per_group, now) {
+                return false;
+            }
+            group.sent.push_back(now);
+        }
+        self.chats
+            .entry(chat.clone())
+            .or_default()
+            .sent
+            .push_back(now);
+        self.global.sent.push_back(now);
+        true
+    }
+
+    fn global_ready(&mut self, now: DateTime<Utc>) -> bool {
+        self.global.ready(self.limits.global, now)
+    }
+
+    fn pause(&mut self, chat: Option<&ChatRef>, until: DateTime<Utc>) {
+        let window = match chat {
+            Some(chat) => self.chats.entry(chat.clone()).or_default(),
+            None => &mut self.global,
+        };
+        window.paused_until = Some(window.paused_until.map_or(until, |p| p.max(until)));
+    }
+
+    /// When the global window next has room, if it is full now.
+    fn global_next(&self) -> Option<DateTime<Utc>> {
+        self.global.next_room(self.limits.global)
+    }
+
+    /// Forgets idle chats so the maps do not grow without bound.
+    fn prune(&mut self, now: DateTime<Utc>) {
+        let limits = self.limits;
+        self.chats.retain(|_, w| !w.idle(limits.per_chat, now));
+        self.groups.retain(|_, w| !w.idle(limits.per_group, now));
+    }
+}
+
+/// What a round of [`Dispatcher::finish`] did, for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub delivered: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+/// Drains one platform's outbox.
+pub struct Dispatcher<N: Notifier> {
+    app: App,
+    notifier: Arc<N>,
+    settings: DispatchSettings,
+    limiter: Limiter,
+    in_flight: HashSet<Vec<u8>>,
+}
+
+impl<N: Notifier> Dispatcher<N> {
+    pub fn new(app: App, notifier: Arc<N>, settings: DispatchSettings) -> Self {
+        let limiter = Limiter::new(settings.limits);
+        Dispatcher {
+            app,
+            notifier,
+            settings,
+            limiter,
+            in_flight: HashSet::new(),
+        }
+    }
+
+    /// Due jobs that the rate limits allow to send now, marked in flight.
+    /// Jobs that came due longer ago than the catch-up window are
+    /// dead-lettered as expired instead.
+    pub fn take(&mut self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+        let platform = self.notifier.platform();
+        let room = self
+            .settings
+            .max_in_flight
+            .saturating_sub(self.in_flight.len());
+        let mut out = Vec::new();
+        if room == 0 {
+            return Ok(out);
+        }
+        let store = self.app.store();
+        // Look further than `room` so one rate-limited chat does not stall the rest.
+        for job in store.due_jobs(platform, now, room * 8 + 64)? {
+            if out.len() >= room || !self.limiter.global_ready(now) {
+                break;
+            }
+            let key = job.key();
+            if self.in_flight.contains(&key) {
+                continue;
+            }
+            if now - job.due_at > self.app.catch_up() {
+                let reason = format!(
+                    "came due at {} while the bot was down",
+                    job.due_at.format("%Y-%m-%d %H:%M UTC")
+                );
+                store.dead_letter(&job, DeadKind::Expired, &reason, now)?;
+                continue;
+            }
+            if self.limiter.try_acquire(&job.chat, job.is_group, now) {
+                self.in_flight.insert(key);
+                out.push(job);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records how a send went.
+    pub fn finish(
+        &mut self,
+        job: &Job,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Tally, StoreError> {
+        self.in_flight.remove(&job.key());
+        let store = self.app.store();
+        let mut tally = Tally::default();
+        match outcome {
+            SendOutcome::Delivered { message_id } => {
+                store.mark_delivered(job, &message_id, now)?;
+                tally.delivered += 1;
+            }
+            SendOutcome::RetryAfter { after, global } => {
+                let until = now
+                    + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(60));
+                self.limiter.pause((!global).then_some(&job.chat), until);
+                let mut next = job.clone();
+                next.due_at = until;
+                next.last_error = Some(format!("rate-limited for {}s", after.as_secs()));
+                store.reschedule(job, &next)?;
+                debug!(chat = %job.chat, retry_after_s = after.as_secs(), global, "rate-limited");
+                tally.retried += 1;
+            }
+            SendOutcome::Transient(error) => {
+                let attempts = job.attempts + 1;
+                if attempts >= self.settings.max_attempts {
+                    warn!(chat = %job.chat, attempts, cause = %error, "giving up on an announcement");
+                    store.dead_letter(
+                        job,
+                        DeadKind::Failed,
+                        &format!("gave up after {attempts} attempts: {error}"),
+                        now,
+                    )?;
+                    tally.dead += 1;
+                } else {
+                    let mut next = job.clone();
+                    next.attempts = attempts;
+                    next.due_at = now
+                        + chrono::Duration::from_std(self.backoff(job, attempts))
+                            .unwrap_or_default();
+                    next.last_error = Some(error);
+                    store.reschedule(job, &next)?;
+                    tally.retried += 1;
+                }
+            }
+            SendOutcome::Forbidden(reason) => {
+                let deactivated = store.deactivate_chat(&job.chat, &reason, now)?;
+                info!(chat = %job.chat, deactivated, cause = %reason, "the bot can no longer post to a chat");
+                tally.dead += 1;
+            }
+            SendOutcome::Migrated { to_chat_id } => {
+                let to = ChatRef {
+                    platform: job.chat.platform,
+                    chat_id: to_chat_id,
+                };
+                store.migrate_chat(&job.chat, &to)?;
+                info!(from = %job.chat, to = %to, "chat moved; its subscriptions followed");
+                tally.retried += 1;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Exponential backoff from the base to the maximum, with ±50 % jitter
+    /// derived from the job so retries of many jobs spread out.
+    fn backoff(&self, job: &Job, attempts: u32) -> Duration {
+        let base = self.settings.backoff_base.as_secs_f64();
+        let capped = (base * 2f64.powi(attempts.saturating_sub(1).min(30) as i32))
+            .min(self.settings.backoff_max.as_secs_f64());
+        let hash = job.key().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x1000_0000_01b3)
+        });
+        let jitter = 0.5 + ((hash ^ u64::from(attempts)) % 1000) as f64 / 1000.0;
+        Duration::from_secs_f64(capped * jitter)
+    }
+
+    /// When there may be something to do next (a job coming due, or a rate
+    /// limit lifting), at most `cap` from now.
+    fn next_wake(&self, now: DateTime<Utc>, cap: Duration) -> Result<Duration, StoreError> {
+        let latest = now + chrono::Duration::from_std(cap).unwrap_or_default();
+        let due = self
+            .app
+            .store()
+            .next_due(self.notifier.platform())?
+            .unwrap_or(latest);
+        let at = self
+            .limiter
+            .global_next()
+            .map_or(due, |room| due.max(room))
+            .min(latest)
+            .max(now);
+        Ok((at - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(5)))
+    }
+
+    /// Sends one job, bounded by the send timeout.
+    fn spawn_send(&self, set: &mut JoinSet<(Job, SendOutcome)>, job: Job) {
+        let notifier = Arc::clone(&self.notifier);
+        let timeout = self.settings.send_timeout;
+        set.spawn(async move {
+            let outcome =
+                match tokio::time::timeout(timeout, notifier.send(&job.chat, &job.announcement))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        SendOutcome::Transient(format!("no answer within {}s", timeout.as_secs()))
+                    }
+                };
+            (job, outcome)
+        });
+    }
+
+    /// Sends everything due now, once, and waits for the answers; for the
+    /// console and one-shot commands. Returns what happened.
+    pub async fn drain_once(&mut self) -> Result<Tally, StoreError> {
+        let mut total = Tally::default();
+        let mut set = JoinSet::new();
+        for job in self.take(self.app.now())? {
+            self.spawn_send(&mut set, job);
+        }
+        while let Some(joined) = set.join_next().await {
+            if let Ok((job, outcome)) = joined {
+                let t = self.finish(&job, outcome, self.app.now())?;
+                total.delivered += t.delivered;
+                total.retried += t.retried;
+                total.dead += t.dead;
+            }
+        }
+        self.app.store().flush()?;
+        Ok(total)
+    }
+
+    /// Runs until `shutdown` is cancelled. On shutdown it stops taking jobs,
+    /// waits up to `grace` for sends in flight and records them; a send still
+    /// unanswered stays queued and is retried on the next start.
+    pub async fn run(mut self, shutdown: CancellationToken, grace: Duration) {
+        let platform = self.notifier.platform();
+        let signal = self.app.queued_signal();
+        let mut set: JoinSet<(Job, SendOutcome)> = JoinSet::new();
+        let mut prune_at = self.app.now();
+        info!(%platform, "dispatcher started");
+        loop {
+            let now = self.app.now();
+            match self.take(now) {
+                Ok(jobs) => {
+                    for job in jobs {
+                        self.spawn_send(&mut set, job);
+                    }
+                }
+                Err(err) => warn!(%platform, cause = %err, "cannot read the outbox"),
+            }
+            if now >= prune_at {
+                self.limiter.prune(now);
+                prune_at = now + chrono::Duration::minutes(5);
+            }
+            let wait = self
+                .next_wake(now, Duration::from_secs(1))
+                .unwrap_or(Duration::from_secs(1));
+            let notified = signal.notified();
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(joined) = set.join_next(), if !set.is_empty() => {
+                    self.record(joined);
+                    // Record whatever else finished, then make it durable once.
+                    while let Some(joined) = set.try_join_next() {
+                        self.record(joined);
+                    }
+                    if let Err(err) = self.app.store().flush() {
+                        warn!(%platform, cause = %err, "cannot flush the store");
+                    }
+                }
+                _ = notified => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        let in_flight = set.len();
+        let deadline = tokio::time::sleep(grace);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = set.join_next() => match joined {
+                    Some(joined) => self.record(joined),
+                    None => break,
+                },
+                _ = &mut deadline => {
+                    set.abort_all();
+                    break;
+                }
+            }
+        }
+        if let Err(err) = self.app.store().flush() {
+            warn!(%platform, cause = %err, "cannot flush the store");
+        }
+        info!(%platform, in_flight, left_queued = set.len(), "dispatcher stopped");
+    }
+
+    fn record(&mut self, joined: Result<(Job, SendOutcome), tokio::task::JoinError>) {
+        match joined {
+            Ok((job, outcome)) => {
+                if let Err(err) = self.finish(&job, outcome, self.app.now()) {
+                    warn!(chat = %job.chat, cause = %err, "cannot record a send");
+                }
+            }
+            Err(err) => warn!(cause = %err, "a send task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_allow_their_rate() {
+        let t0 = DateTime::UNIX_EPOCH;
+        let mut limiter = Limiter::new(RateLimits::TELEGRAM);
+        let chat = ChatRef {
+            platform: crate::core::caller::Platform::Telegram,
+            chat_id: "1".into(),
+        };
+        assert!(limiter.try_acquire(&chat, false, t0));
+        assert!(
+            !limiter.try_acquire(&chat, false, t0),
+            "one a second per chat"
+        );
+        assert!(limiter.try_acquire(&chat, false, t0 + chrono::Duration::seconds(1)));
+        // 30 a second overall.
+        let sent = (0..100)
+            .filter(|i| {
+                limiter.try_acquire(
+                    &ChatRef {
+                        platform: chat.platform,
+                        chat_id: format!("c{i}"),
+                    },
+                    false,
+                    t0 + chrono::Duration::seconds(1),
+                )
+            })
+            .count();
+        assert_eq!(sent, 29);
+        limiter.pause(None, t0 + chrono::Duration::seconds(10));
+        assert!(!limiter.try_acquire(&chat, false, t0 + chrono::Duration::seconds(5)));
+        assert!(limiter.try_acquire(&chat, false, t0 + chrono::Duration::seconds(10)));
+    }
+
+    #[test]
+    fn groups_get_twenty_in_any_minute() {
+        let t0 = DateTime::UNIX_EPOCH;
+        let mut limiter = Limiter::new(RateLimits::TELEGRAM);
+        let group = ChatRef {
+            platform: crate::core::caller::Platform::Telegram,
+            chat_id: "-100".into(),
+        };
+        let sent: Vec<i64> = (0..120)
+            .filter(|s| limiter.try_acquire(&group, true, t0 + chrono::Duration::seconds(*s)))
+            .collect();
+        assert_eq!(sent.len(), 40);
+        for (i, at) in sent.iter().enumerate() {
+            let in_minute = sent[i..].iter().take_while(|&&t| t < at + 60).count();
+            assert!(
+                in_minute <= 20,
+                "{in_minute} sends in the minute from {at}s"
+            );
+        }
+    }
+}
