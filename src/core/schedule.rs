@@ -55,9 +55,12 @@ impl FromStr for Rule {
             .map_err(|_| bad())?
             .with_timezone(&Utc);
         let (months, seconds) = parse_duration(period).ok_or_else(bad)?;
-        if months == 0 && seconds <= 0 {
-            return Err(bad());
-        }
+        // A zero period (bangumi-data's `P0D`) is a single airing.
+        let count = if months == 0 && seconds == 0 {
+            Some(1)
+        } else {
+            count
+        };
         Ok(Rule {
             start,
             months,
@@ -123,6 +126,12 @@ impl Rule {
         shifted.checked_add_signed(Duration::try_seconds(
             self.seconds.checked_mul(i64::from(k))?,
         )?)
+    }
+
+    /// How many times it repeats, when the rule says (`R13/…`, or 1 for a
+    /// zero period).
+    pub fn count(&self) -> Option<u32> {
+        self.count
     }
 
     /// The shortest time between two repetitions.
@@ -215,13 +224,19 @@ mod tests {
         let counted: Rule = "R3/2024-01-01T00:00:00+09:00/PT12H".parse().expect("rule");
         assert_eq!(counted.count, Some(3));
         assert_eq!(counted.nth(1), Some(utc("2024-01-01T03:00:00Z")));
+        let once: Rule = "R/2024-01-10T16:25:00.000Z/P0D".parse().expect("rule");
+        let all = once.episodes_between(
+            utc("2000-01-01T00:00:00Z"),
+            utc("2030-01-01T00:00:00Z"),
+            Bounds::default(),
+        );
+        assert_eq!(all, [(1, utc("2024-01-10T16:25:00Z"))]);
         for bad in [
             "",
             "R/",
             "2024-01-10T16:25:00Z/P7D",
             "R/yesterday/P7D",
             "R/2024-01-10T16:25:00Z/7D",
-            "R/2024-01-10T16:25:00Z/P0D",
             "Rx/2024-01-10T16:25:00Z/P7D",
             "R/2024-01-10T16:25:00Z/P7D/x",
         ] {
