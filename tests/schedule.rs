@@ -103,18 +103,18 @@ fn every_bangumi_data_rule_repeats_from_its_start_and_stops_at_its_end() {
             }
             if let Some(end) = broadcast.ends {
                 // Nothing is left out before the end either.
-                if let Some(&(n, last)) = all.last() {
-                    if let Some(next) = rule.nth(n) {
-                        let capped = [entry.episodes, rule.count()]
-                            .into_iter()
-                            .flatten()
-                            .any(|cap| n >= cap);
-                        assert!(
-                            next > end || capped,
-                            "{}: stopped early at {last}",
-                            broadcast.rule
-                        );
-                    }
+                if let Some(&(n, last)) = all.last()
+                    && let Some(next) = rule.nth(n)
+                {
+                    let capped = [entry.episodes, rule.count()]
+                        .into_iter()
+                        .flatten()
+                        .any(|cap| n >= cap);
+                    assert!(
+                        next > end || capped,
+                        "{}: stopped early at {last}",
+                        broadcast.rule
+                    );
                 }
             }
         }
