@@ -21,10 +21,21 @@ pub const DEFAULTS: &str = include_str!("../config/default.toml");
 pub struct Config {
     pub data_dir: PathBuf,
     pub owners: Vec<String>,
+    pub secrets_file: PathBuf,
     pub seed_demo: bool,
     pub search: SearchConfig,
     pub announce: AnnounceConfig,
+    pub telegram: TelegramConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    pub api_url: String,
+    pub webhook_url: String,
+    pub webhook_listen: String,
+    pub admin_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +147,22 @@ impl Config {
         if !(2..=10).contains(&self.search.picker_size) {
             return Err(ConfigError::Invalid(
                 "search.picker_size must be from 2 to 10".into(),
+            ));
+        }
+        let t = &self.telegram;
+        for (name, url) in [
+            ("telegram.api_url", &t.api_url),
+            ("telegram.webhook_url", &t.webhook_url),
+        ] {
+            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be an http(s) URL or empty"
+                )));
+            }
+        }
+        if t.webhook_listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(
+                "telegram.webhook_listen must be an address such as 127.0.0.1:8443".into(),
             ));
         }
         let a = &self.announce;

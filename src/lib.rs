@@ -22,6 +22,7 @@
 //! - [`import`]: bangumi-data, anime-offline-database and rouge JSON imports, and the merge.
 //! - [`adapters`]: the console (plain-text and JSON rendering, interactive chat).
 //! - [`config`]: layered configuration (built-in defaults, file, environment).
+//! - [`secrets`]: bot tokens and keys from the environment or a git-ignored file.
 //! - [`cli`]: the `rouge` subcommands behind `main`.
 
 pub mod adapters;
@@ -29,4 +30,5 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod import;
+pub mod secrets;
 pub mod store;

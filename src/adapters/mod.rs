@@ -2,3 +2,4 @@
 //! input into core commands and renders core replies.
 
 pub mod console;
+pub mod text;

@@ -248,6 +248,9 @@ pub enum SendOutcome {
     Transient(String),
     /// The bot may not post to this chat (403, chat not found).
     Forbidden(String),
+    /// The platform refused this message itself (a 400 for its content):
+    /// retrying cannot help, so it is dead-lettered at once.
+    Rejected(String),
     /// The chat moved (Telegram's `migrate_to_chat_id`): resend there.
     Migrated { to_chat_id: String },
 }

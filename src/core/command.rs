@@ -100,6 +100,32 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Whether only a chat's admins (or owners) may run it; adapters look up
+    /// the caller's chat-admin status only for these.
+    pub fn needs_chat_admin(&self) -> bool {
+        matches!(self, Command::Subscribe(_) | Command::Unsubscribe(_))
+            || matches!(self, Command::Settings(change) if *change != SettingsChange::Show)
+    }
+
+    /// Whether it may come from a button (callback data, a select menu): a
+    /// read or a caller's own action on an entry named by id, never an admin
+    /// command, so tampered button data can do nothing a user could not type.
+    pub fn is_button_safe(&self) -> bool {
+        matches!(
+            self,
+            Command::Info(TitleRef::Id(_))
+                | Command::Scores(TitleRef::Id(_))
+                | Command::Rate {
+                    title: TitleRef::Id(_),
+                    ..
+                }
+                | Command::Subscribe(SubTarget::Title(TitleRef::Id(_)))
+                | Command::Unsubscribe(SubTarget::Title(TitleRef::Id(_)))
+        )
+    }
+}
+
 /// Names an entry: exactly by id, or by a title to look up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TitleRef {

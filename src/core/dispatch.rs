@@ -324,6 +324,11 @@ impl<N: Notifier> Dispatcher<N> {
                     tally.retried += 1;
                 }
             }
+            SendOutcome::Rejected(reason) => {
+                warn!(chat = %job.chat, cause = %reason, "the platform refused an announcement");
+                store.dead_letter(job, DeadKind::Failed, &format!("refused: {reason}"), now)?;
+                tally.dead += 1;
+            }
             SendOutcome::Forbidden(reason) => {
                 let deactivated = store.deactivate_chat(&job.chat, &reason, now)?;
                 info!(chat = %job.chat, deactivated, cause = %reason, "the bot can no longer post to a chat");
