@@ -96,10 +96,10 @@ fn toml_secrets(text: &str) -> Result<Secrets, String> {
 #[cfg(unix)]
 fn warn_if_readable_by_others(file: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(file) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(file = %file.display(), "the secrets file is readable by other users; chmod 600 it");
-        }
+    if let Ok(meta) = std::fs::metadata(file)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(file = %file.display(), "the secrets file is readable by other users; chmod 600 it");
     }
 }
 

@@ -1527,14 +1527,14 @@ fn check_fields(
                 Some(m) if m.eq_ignore_ascii_case("html") => match parse_html(s) {
                     Ok(p) => Some(p),
                     Err(e) => {
-                        out.push(format!("{fpath}: can't parse entities: {e}"));
+                        out.push(format!("can't parse entities in {fpath}: {e}"));
                         None
                     }
                 },
                 Some(m) if m.eq_ignore_ascii_case("markdownv2") => match parse_markdown_v2(s) {
                     Ok(p) => Some(p),
                     Err(e) => {
-                        out.push(format!("{fpath}: can't parse entities: {e}"));
+                        out.push(format!("can't parse entities in {fpath}: {e}"));
                         None
                     }
                 },
