@@ -233,8 +233,9 @@ fn has_kana_or_kanji(s: &str) -> bool {
 
 /// `title` with one edit (substitution, deletion, insertion or transposition)
 /// at a letter or digit, so that the folded key changes. Titles whose keys
-/// are shorter than 5 characters are refused: the index allows no typos in
-/// keys under 4 characters, and a real user would not get them wrong either.
+/// are shorter than 5 characters are refused: the index tolerates no typo
+/// under 4 characters, and one edit in a 4-character key leaves too little
+/// of the title to stand for a real misspelt look-up.
 fn typo(title: &str, rng: &mut Rng) -> Option<String> {
     let original = text::fold(title).key;
     if original.chars().count() < 5 {

@@ -154,7 +154,8 @@ impl Config {
             ("telegram.api_url", &t.api_url),
             ("telegram.webhook_url", &t.webhook_url),
         ] {
-            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            let valid = url.is_empty() || url.starts_with("http://") || url.starts_with("https://");
+            if !valid {
                 return Err(ConfigError::Invalid(format!(
                     "{name} must be an http(s) URL or empty"
                 )));
