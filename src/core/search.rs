@@ -16,6 +16,8 @@ use super::text;
 
 /// Queries longer than this (in folded characters) skip the typo search.
 const MAX_FUZZY_CHARS: usize = 160;
+/// Most titles whose edit distance one query computes.
+const MAX_TYPO_CANDIDATES: usize = 256;
 
 /// How a query matched a title, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -241,8 +243,11 @@ impl TitleIndex {
         if folded.words.len() > 1 {
             self.word_matches(&folded.words, q.len(), &mut best);
         }
-        if q.len() >= 2 && q.len() <= MAX_FUZZY_CHARS {
-            self.gram_matches(&q, exact_found, &mut best);
+        // An exact title settles it; substrings and typos are only looked
+        // for when there is none (prefixes and words above already offer
+        // the longer titles a picker needs).
+        if !exact_found && q.len() >= 2 && q.len() <= MAX_FUZZY_CHARS {
+            self.gram_matches(&q, &mut best);
         }
 
         let mut hits: Vec<(f32, u32, EntryId, u32, MatchKind)> = best
@@ -288,17 +293,12 @@ impl TitleIndex {
     }
 
     /// Substring and typo-tolerant matches, found through shared bigrams.
-    fn gram_matches(&self, q: &[char], exact_found: bool, best: &mut Best) {
+    fn gram_matches(&self, q: &[char], best: &mut Best) {
         let mut qgrams: Vec<u64> = grams(q).collect();
         qgrams.sort_unstable();
         qgrams.dedup();
         let k = max_typos(q.len());
-        // With an exact match in hand only substrings are worth finding.
-        let need = if exact_found || k == 0 {
-            qgrams.len()
-        } else {
-            qgrams.len().saturating_sub(3 * k).max(1)
-        };
+        let need = qgrams.len().saturating_sub(3 * k).max(1);
         let mut counts = vec![0u8; self.slots.len()];
         let mut touched = Vec::new();
         for gram in &qgrams {
@@ -312,17 +312,14 @@ impl TitleIndex {
                 }
             }
         }
-        for tid in touched {
-            let shared = counts[tid as usize] as usize;
-            if shared < need {
-                continue;
-            }
-            let slot = &self.slots[tid as usize];
-            if !slot.alive {
-                continue;
-            }
-            let key = &slot.key;
-            if shared == qgrams.len()
+        let mut candidates: Vec<(u8, u32)> = touched
+            .into_iter()
+            .map(|tid| (counts[tid as usize], tid))
+            .filter(|&(shared, tid)| shared as usize >= need && self.slots[tid as usize].alive)
+            .collect();
+        for &(shared, tid) in &candidates {
+            let key = &self.slots[tid as usize].key;
+            if shared as usize == qgrams.len()
                 && key.len() > q.len()
                 && contains(key, q)
                 && !key.starts_with(q)
@@ -330,24 +327,35 @@ impl TitleIndex {
                 let ratio = q.len() as f32 / key.len() as f32;
                 best.offer(&self.slots, tid, 0.55 + 0.25 * ratio, MatchKind::Contains);
             }
-            if exact_found || k == 0 {
+        }
+        if k == 0 {
+            return;
+        }
+        // Short queries with typos share a bigram or two with thousands of
+        // titles; the edit distance is worth computing only for those that
+        // share the most.
+        if candidates.len() > MAX_TYPO_CANDIDATES {
+            candidates.select_nth_unstable_by(MAX_TYPO_CANDIDATES, |a, b| b.0.cmp(&a.0));
+            candidates.truncate(MAX_TYPO_CANDIDATES);
+        }
+        for (_, tid) in candidates {
+            let key = &self.slots[tid as usize].key;
+            let Some((full, prefix)) = bounded_distance(q, key, k) else {
                 continue;
+            };
+            if let Some(d) = full.filter(|&d| d > 0) {
+                let len = q.len().max(key.len()) as f32;
+                best.offer(
+                    &self.slots,
+                    tid,
+                    0.92 - 0.5 * d as f32 / len,
+                    MatchKind::Typo,
+                );
             }
-            if let Some((full, prefix)) = bounded_distance(q, key, k) {
-                if let Some(d) = full.filter(|&d| d > 0) {
-                    let len = q.len().max(key.len()) as f32;
-                    best.offer(
-                        &self.slots,
-                        tid,
-                        0.92 - 0.5 * d as f32 / len,
-                        MatchKind::Typo,
-                    );
-                }
-                if prefix > 0 && key.len() > q.len() {
-                    let ratio = q.len() as f32 / key.len() as f32;
-                    let score = 0.75 - 0.4 * prefix as f32 / q.len() as f32 + 0.1 * ratio;
-                    best.offer(&self.slots, tid, score, MatchKind::Typo);
-                }
+            if prefix > 0 && key.len() > q.len() {
+                let ratio = q.len() as f32 / key.len() as f32;
+                let score = 0.75 - 0.4 * prefix as f32 / q.len() as f32 + 0.1 * ratio;
+                best.offer(&self.slots, tid, score, MatchKind::Typo);
             }
         }
     }
