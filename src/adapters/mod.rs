@@ -2,4 +2,6 @@
 //! input into core commands and renders core replies.
 
 pub mod console;
+#[cfg(feature = "telegram")]
+pub mod telegram;
 pub mod text;

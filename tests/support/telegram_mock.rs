@@ -563,9 +563,10 @@ impl Shared {
         match chat_id {
             Value::String(s) if s.starts_with('@') => {
                 let name = &s[1..];
-                let known = st.chats.values().find(|c| {
-                    c.get("username").and_then(Value::as_str) == Some(name)
-                });
+                let known = st
+                    .chats
+                    .values()
+                    .find(|c| c.get("username").and_then(Value::as_str) == Some(name));
                 known.cloned().unwrap_or_else(|| {
                     json!({
                         "id": -1_000_000_000_000_i64 - name.len() as i64,
@@ -593,7 +594,11 @@ impl Shared {
 // ---------------------------------------------------------------------------------------------
 
 fn api_ok(result: Value) -> Response {
-    (StatusCode::OK, axum::Json(json!({ "ok": true, "result": result }))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(json!({ "ok": true, "result": result })),
+    )
+        .into_response()
 }
 
 /// An error envelope. `parameters` is omitted when `None`: teloxide fails to parse an empty
@@ -760,9 +765,8 @@ async fn get_updates(shared: &Arc<Shared>, body: &Map<String, Value>) -> Respons
             if let Some(offset) = offset
                 && offset > 0
             {
-                st.queue.retain(|u| {
-                    u.get("update_id").and_then(Value::as_i64).unwrap_or(0) >= offset
-                });
+                st.queue
+                    .retain(|u| u.get("update_id").and_then(Value::as_i64).unwrap_or(0) >= offset);
             }
             if let Some(allowed) = &allowed {
                 st.queue.retain(|u| {
@@ -776,7 +780,7 @@ async fn get_updates(shared: &Arc<Shared>, body: &Map<String, Value>) -> Respons
                             "chat_member" | "message_reaction" | "message_reaction_count"
                         )
                     } else {
-                        allowed.iter().any(|a| *a == kind)
+                        allowed.contains(&kind)
                     };
                     if !keep {
                         eprintln!(
@@ -881,7 +885,10 @@ fn answer(shared: &Arc<Shared>, method: &str, body: &Map<String, Value>) -> Resp
                 "from": shared.bot_user(),
             });
             if method == "sendmessage" {
-                msg["text"] = json!(plain_text(str_of("text").unwrap_or(""), str_of("parse_mode")));
+                msg["text"] = json!(plain_text(
+                    str_of("text").unwrap_or(""),
+                    str_of("parse_mode")
+                ));
             } else {
                 let file = format!("AgACAgIAAxkBAAI{message_id}");
                 msg["photo"] = json!([
@@ -927,8 +934,7 @@ fn answer(shared: &Arc<Shared>, method: &str, body: &Map<String, Value>) -> Resp
                     obj.insert("text".into(), json!(text));
                 }
                 "editmessagecaption" => {
-                    let caption =
-                        plain_text(str_of("caption").unwrap_or(""), str_of("parse_mode"));
+                    let caption = plain_text(str_of("caption").unwrap_or(""), str_of("parse_mode"));
                     obj.insert("caption".into(), json!(caption));
                 }
                 _ => {}
@@ -1112,9 +1118,12 @@ fn form_value(raw: &str, types: Option<&[String]>) -> Value {
     if has("Boolean") && (raw == "true" || raw == "false") {
         return json!(raw == "true");
     }
-    let structured = types
-        .iter()
-        .any(|t| !matches!(t.as_str(), "Integer" | "Float" | "Boolean" | "String" | "InputFile"));
+    let structured = types.iter().any(|t| {
+        !matches!(
+            t.as_str(),
+            "Integer" | "Float" | "Boolean" | "String" | "InputFile"
+        )
+    });
     if structured
         && (raw.trim_start().starts_with('{') || raw.trim_start().starts_with('['))
         && let Ok(v) = serde_json::from_str::<Value>(raw)
@@ -1621,7 +1630,7 @@ fn check_union(spec: &Spec, v: &Value, types: &[String], path: &str, out: &mut V
     }
     let mut seen = std::collections::HashSet::new();
     candidates.retain(|c| seen.insert(*c));
-    let compatible: Vec<&str> = candidates
+    let mut compatible: Vec<&str> = candidates
         .iter()
         .copied()
         .filter(|t| kind_ok(spec, v, t))
@@ -1672,7 +1681,9 @@ fn check_union(spec: &Spec, v: &Value, types: &[String], path: &str, out: &mut V
                     check_value(spec, v, only, path, out);
                     return;
                 }
-                _ => {}
+                // e.g. InlineQueryResultAudio and InlineQueryResultCachedAudio are both
+                // "audio": decide between those two only.
+                _ => compatible = matching,
             }
         }
     }
@@ -1696,7 +1707,13 @@ fn check_value(spec: &Spec, v: &Value, ty: &str, path: &str, out: &mut Vec<Strin
         match v {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    check_union(spec, item, &[inner.to_owned()], &format!("{path}[{i}]"), out);
+                    check_union(
+                        spec,
+                        item,
+                        &[inner.to_owned()],
+                        &format!("{path}[{i}]"),
+                        out,
+                    );
                 }
             }
             other => out.push(format!("{path}: expected {ty}, got {}", json_kind(other))),
@@ -1717,7 +1734,10 @@ fn check_value(spec: &Spec, v: &Value, ty: &str, path: &str, out: &mut Vec<Strin
         return;
     }
     let Value::Object(obj) = v else {
-        out.push(format!("{path}: expected {ty} object, got {}", json_kind(v)));
+        out.push(format!(
+            "{path}: expected {ty} object, got {}",
+            json_kind(v)
+        ));
         return;
     };
     if ts.fields.is_empty() {
@@ -1911,7 +1931,10 @@ fn parse_attrs(s: &str) -> Result<Attrs, String> {
         while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' {
             i += 1;
         }
-        let name: String = chars[start..i].iter().collect::<String>().to_ascii_lowercase();
+        let name: String = chars[start..i]
+            .iter()
+            .collect::<String>()
+            .to_ascii_lowercase();
         while i < chars.len() && chars[i].is_whitespace() {
             i += 1;
         }

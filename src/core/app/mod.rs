@@ -206,7 +206,14 @@ impl App {
 
     /// Parses and executes one chat line.
     pub fn handle_line(&self, caller: &Caller, line: &str) -> Reply {
-        match command::parse(line) {
+        self.execute_parsed(caller, command::parse(line))
+    }
+
+    /// Executes what [`command::parse`] made of a line: the command, or the
+    /// reply that explains why the line is not one. Adapters that look at the
+    /// command first (to check chat-admin status) call this.
+    pub fn execute_parsed(&self, caller: &Caller, parsed: Result<Command, ParseError>) -> Reply {
+        match parsed {
             Ok(cmd) => self.execute(caller, cmd),
             Err(err) => {
                 info!(platform = %caller.platform, outcome = "bad_input", "command refused");
