@@ -87,10 +87,9 @@ impl Ctx {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
+            && at.elapsed() < self.admin_ttl
         {
-            if at.elapsed() < self.admin_ttl {
-                return admin;
-            }
+            return admin;
         }
         let admin = match bot.get_chat_member(chat, user).await {
             Ok(member) => member.is_privileged(),
@@ -115,14 +114,14 @@ impl Ctx {
         mut caller: Caller,
         parsed: Result<Command, command::ParseError>,
     ) -> Reply {
-        if let Ok(cmd) = &parsed {
-            if cmd.needs_chat_admin() && caller.is_group && !caller.is_chat_admin {
-                if let (Ok(chat), Ok(user)) =
-                    (caller.chat_id.parse::<i64>(), caller.user_id.parse::<u64>())
-                {
-                    caller.is_chat_admin = self.is_admin(bot, ChatId(chat), UserId(user)).await;
-                }
-            }
+        if let Ok(cmd) = &parsed
+            && cmd.needs_chat_admin()
+            && caller.is_group
+            && !caller.is_chat_admin
+            && let (Ok(chat), Ok(user)) =
+                (caller.chat_id.parse::<i64>(), caller.user_id.parse::<u64>())
+        {
+            caller.is_chat_admin = self.is_admin(bot, ChatId(chat), UserId(user)).await;
         }
         let app = self.app.clone();
         match tokio::task::spawn_blocking(move || app.execute_parsed(&caller, parsed)).await {
@@ -185,10 +184,10 @@ async fn send(bot: &Bot, chat: ChatId, rendered: Rendered) -> Result<String, Req
                     .send_photo(chat, InputFile::url(url))
                     .caption(photo.caption.clone())
                     .parse_mode(ParseMode::Html);
-                if messages.is_empty() {
-                    if let Some(markup) = markup.clone() {
-                        request = request.reply_markup(markup);
-                    }
+                if messages.is_empty()
+                    && let Some(markup) = markup.clone()
+                {
+                    request = request.reply_markup(markup);
                 }
                 match request.await {
                     Ok(message) => last = Some(message.id.0.to_string()),
@@ -207,10 +206,10 @@ async fn send(bot: &Bot, chat: ChatId, rendered: Rendered) -> Result<String, Req
     let count = messages.len();
     for (i, text) in messages.into_iter().enumerate() {
         let mut request = bot.send_message(chat, text).parse_mode(ParseMode::Html);
-        if i + 1 == count {
-            if let Some(markup) = markup.clone() {
-                request = request.reply_markup(markup);
-            }
+        if i + 1 == count
+            && let Some(markup) = markup.clone()
+        {
+            request = request.reply_markup(markup);
         }
         last = Some(request.await?.id.0.to_string());
     }
