@@ -73,6 +73,9 @@ pub enum CliCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Runs the configured chat adapters, announcements and schedules until
+    /// SIGINT or SIGTERM.
+    Serve,
 }
 
 /// Opens the data directory and the catalog.
@@ -139,7 +142,7 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
             } else {
                 console::render(&reply)
             };
-            println!("{text}");
+            writeln!(std::io::stdout().lock(), "{text}")?;
             // The local chat's announcements that this command made due.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -165,6 +168,18 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
         CliCommand::Import { format, file } => {
             let app = open_app(config)?;
             import(&app, format, &file)?;
+            Ok(0)
+        }
+        CliCommand::Serve => {
+            let secrets = crate::secrets::Secrets::load(&config.secrets_file)?;
+            let app = open_app(config)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let shutdown = crate::shutdown::on_signals();
+                crate::serve::run(app, config.clone(), secrets, shutdown).await
+            })?;
             Ok(0)
         }
         CliCommand::Export { out } => {
@@ -237,7 +252,11 @@ fn import(app: &App, format: Format, file: &Path) -> anyhow::Result<()> {
     for skipped in &summary.skipped {
         eprintln!("skipped {}: {}", skipped.position, skipped.reason);
     }
-    println!("Imported {}: {summary}.", file.display());
+    writeln!(
+        std::io::stdout().lock(),
+        "Imported {}: {summary}.",
+        file.display()
+    )?;
     Ok(())
 }
 

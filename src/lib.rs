@@ -18,11 +18,17 @@
 //!   - [`core::caller`]: who is asking, and from which platform.
 //!   - [`core::clock`]: time as a dependency.
 //!   - [`core::demo`]: the built-in demo catalog.
+//!   - [`core::announce`]: subscriptions, release events, outbox jobs, the `Notifier` trait.
+//!   - [`core::dispatch`]: the rate-limited dispatcher that drains the outbox.
+//!   - [`core::schedule`]: ISO-8601 repeating broadcast rules and time zones.
 //! - [`store`]: the sled store: one tree per entity, transactions, schema migrations.
 //! - [`import`]: bangumi-data, anime-offline-database and rouge JSON imports, and the merge.
-//! - [`adapters`]: the console (plain-text and JSON rendering, interactive chat).
+//! - [`adapters`]: the console, the Telegram adapter (feature `telegram`) and
+//!   the text rendering they share.
 //! - [`config`]: layered configuration (built-in defaults, file, environment).
 //! - [`secrets`]: bot tokens and keys from the environment or a git-ignored file.
+//! - [`serve`]: `rouge serve`: adapters, dispatchers and the schedule ticker.
+//! - [`shutdown`]: one shutdown token for SIGINT and SIGTERM.
 //! - [`cli`]: the `rouge` subcommands behind `main`.
 
 pub mod adapters;
@@ -31,4 +37,6 @@ pub mod config;
 pub mod core;
 pub mod import;
 pub mod secrets;
+pub mod serve;
+pub mod shutdown;
 pub mod store;

@@ -27,6 +27,14 @@ fn main() -> std::process::ExitCode {
         .init();
     match run(cli, &config) {
         Ok(code) => std::process::ExitCode::from(code as u8),
+        // A reader that went away (`rouge search … | head`) is not an error.
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("rouge: {err:#}");
             std::process::ExitCode::FAILURE

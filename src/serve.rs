@@ -1,0 +1,134 @@
+//! `rouge serve`: the configured adapters, their announcement dispatchers
+//! and the broadcast-schedule ticker, all stopped by one shutdown token.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::core::app::App;
+use crate::secrets::Secrets;
+
+/// What starting an adapter needs (unread when no adapter is compiled in).
+#[cfg_attr(not(feature = "telegram"), allow(dead_code))]
+struct Wiring<'a> {
+    app: &'a App,
+    config: &'a Config,
+    secrets: &'a Secrets,
+    shutdown: &'a CancellationToken,
+    tasks: &'a mut JoinSet<anyhow::Result<()>>,
+}
+
+/// Runs until `shutdown` is cancelled or a component fails. Fails at once,
+/// naming the missing setting, when no adapter is configured.
+pub async fn run(
+    app: App,
+    config: Config,
+    secrets: Secrets,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let mut wiring = Wiring {
+        app: &app,
+        config: &config,
+        secrets: &secrets,
+        shutdown: &shutdown,
+        tasks: &mut tasks,
+    };
+    let adapters: Vec<&str> = [start_telegram(&mut wiring)?]
+        .into_iter()
+        .flatten()
+        .collect();
+    if adapters.is_empty() {
+        bail!(
+            "nothing to serve: no adapter is configured. Set TELEGRAM_BOT_TOKEN (or telegram_bot_token in {}) to run the Telegram adapter",
+            config.secrets_file.display()
+        );
+    }
+    info!(adapters = ?adapters, "serving");
+    tasks.spawn(tick_schedules(
+        app.clone(),
+        Duration::from_secs(config.announce.schedule_interval_secs),
+        shutdown.clone(),
+    ));
+
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(err) = result {
+            warn!(cause = %format!("{err:#}"), "a component stopped; shutting down");
+            failure.get_or_insert(err);
+            shutdown.cancel();
+        }
+    }
+    app.store().flush()?;
+    info!("stopped");
+    failure.map_or(Ok(()), Err)
+}
+
+/// Turns broadcast schedules into announcements every `interval`.
+async fn tick_schedules(
+    app: App,
+    interval: Duration,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let ticker = app.clone();
+        match tokio::task::spawn_blocking(move || ticker.process_schedule()).await {
+            Ok(Ok(queued)) if queued > 0 => {
+                info!(queued, "broadcast schedules queued announcements")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => warn!(cause = %err, "cannot process broadcast schedules"),
+            Err(err) => warn!(cause = %err, "the schedule task failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// The Telegram adapter and its dispatcher, when a bot token is set.
+#[cfg(feature = "telegram")]
+fn start_telegram(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
+    use std::sync::Arc;
+
+    use crate::adapters::telegram;
+    use crate::core::caller::Platform;
+    use crate::core::dispatch::Dispatcher;
+
+    /// How long a stopping dispatcher waits for sends in flight.
+    const GRACE: Duration = Duration::from_secs(5);
+
+    let Some(token) = &w.secrets.telegram_bot_token else {
+        return Ok(None);
+    };
+    let bot = telegram::bot(token, &w.config.telegram)?;
+    w.tasks.spawn(telegram::run(
+        w.app.clone(),
+        bot.clone(),
+        w.config.telegram.clone(),
+        w.secrets.telegram_webhook_secret.clone(),
+        w.shutdown.clone(),
+    ));
+    let dispatcher = Dispatcher::new(
+        w.app.clone(),
+        Arc::new(telegram::TelegramNotifier::new(bot)),
+        w.config.dispatch_settings(Platform::Telegram),
+    );
+    let stop = w.shutdown.clone();
+    w.tasks.spawn(async move {
+        dispatcher.run(stop, GRACE).await;
+        Ok(())
+    });
+    Ok(Some("telegram"))
+}
+
+#[cfg(not(feature = "telegram"))]
+fn start_telegram(_: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
+    Ok(None)
+}

@@ -1,0 +1,499 @@
+#![cfg(feature = "telegram")]
+//! The Telegram adapter end to end: the real teloxide client against a local
+//! Bot API mock on 127.0.0.1 that checks every request against the published
+//! API (`../shared/specs/telegram-bot-api.json`).
+
+#[path = "support/telegram_mock.rs"]
+mod telegram_mock;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rouge::adapters::telegram::{self, TelegramNotifier};
+use rouge::config::Config;
+use rouge::core::app::{App, Settings};
+use rouge::core::caller::{ChatRef, Platform};
+use rouge::core::clock::SystemClock;
+use rouge::core::dispatch::{DispatchSettings, Dispatcher, RateLimits};
+use rouge::store::Store;
+use secrecy::SecretString;
+use serde_json::Value;
+use telegram_mock::{Failure, TelegramMock};
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "123456:TEST-token";
+const OWNER: i64 = 4242;
+const WAIT: Duration = Duration::from_secs(10);
+
+macro_rules! require_spec {
+    () => {
+        if !TelegramMock::spec_available() {
+            println!("skipping: ../shared/specs/telegram-bot-api.json not found");
+            return;
+        }
+    };
+}
+
+/// A running adapter (and dispatcher) against a fresh mock.
+struct Harness {
+    mock: TelegramMock,
+    app: App,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let mock = TelegramMock::start(TOKEN).await;
+        let settings = Settings {
+            owners: vec![format!("telegram:{OWNER}")],
+            ..Settings::default()
+        };
+        let app = App::open(
+            Store::temporary().expect("store"),
+            settings,
+            Arc::new(SystemClock),
+        )
+        .expect("app");
+        let mut config = Config::load_without_env(None).expect("defaults").telegram;
+        config.api_url = mock.url();
+        let bot = telegram::bot(&SecretString::from(TOKEN), &config).expect("bot");
+        let stop = CancellationToken::new();
+        let adapter = tokio::spawn({
+            let (app, stop) = (app.clone(), stop.clone());
+            async move {
+                telegram::run(app, bot, config, None, stop)
+                    .await
+                    .expect("the adapter runs")
+            }
+        });
+        let harness = Harness {
+            mock,
+            app,
+            stop,
+            tasks: vec![adapter],
+        };
+        harness.mock.wait_for("getupdates", 1, WAIT).await;
+        harness
+    }
+
+    fn start_dispatcher(&mut self) {
+        let mut config = Config::load_without_env(None).expect("defaults").telegram;
+        config.api_url = self.mock.url();
+        let bot = telegram::bot(&SecretString::from(TOKEN), &config).expect("bot");
+        let settings = DispatchSettings {
+            backoff_base: Duration::from_millis(200),
+            ..DispatchSettings::with_limits(RateLimits::TELEGRAM)
+        };
+        let dispatcher = Dispatcher::new(
+            self.app.clone(),
+            Arc::new(TelegramNotifier::new(bot)),
+            settings,
+        );
+        let stop = self.stop.clone();
+        self.tasks.push(tokio::spawn(async move {
+            dispatcher.run(stop, Duration::from_secs(2)).await
+        }));
+    }
+
+    /// Sends a chat line from `user` in `chat` and waits for the bot's `n`-th sendMessage to that chat.
+    async fn say(
+        &self,
+        chat: i64,
+        chat_type: &str,
+        user: i64,
+        text: &str,
+    ) -> Vec<telegram_mock::Request> {
+        let before = self.sent_to(chat).len();
+        self.mock
+            .push_update(TelegramMock::text_message(chat, chat_type, user, text));
+        self.wait_sent(chat, before + 1).await
+    }
+
+    fn sent_to(&self, chat: i64) -> Vec<telegram_mock::Request> {
+        self.mock
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                matches!(r.method.as_str(), "sendmessage" | "sendphoto")
+                    && r.chat_id() == Some(chat)
+            })
+            .collect()
+    }
+
+    async fn wait_sent(&self, chat: i64, count: usize) -> Vec<telegram_mock::Request> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let sent = self.sent_to(chat);
+            if sent.len() >= count || tokio::time::Instant::now() > deadline {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(self) {
+        assert!(
+            self.mock.violations().is_empty(),
+            "requests the Bot API would reject: {:#?}",
+            self.mock.violations()
+        );
+        self.stop.cancel();
+        for task in self.tasks {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("stops in time")
+                .expect("no panic");
+        }
+    }
+}
+
+fn text_of(request: &telegram_mock::Request) -> String {
+    request.text().unwrap_or_default().to_owned()
+}
+
+fn buttons(request: &telegram_mock::Request) -> Vec<(String, String)> {
+    request
+        .field("reply_markup")
+        .and_then(|m| m["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or("").to_owned(),
+                b["callback_data"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_gets_the_card_and_the_command_menu_is_published() {
+    require_spec!();
+    let h = Harness::start().await;
+    assert_eq!(h.mock.requests_to("setmycommands").len(), 1);
+    let sent = h.say(42, "private", 42, "/anime metallic rouge").await;
+    let card = text_of(sent.last().expect("a reply"));
+    for fact in [
+        "Metallic Rouge",
+        "TV",
+        "13 × 24 min",
+        "Tamil",
+        "480p, 720p, 1080p",
+        "IMDb 5.9",
+        "MyAnimeList 6.2",
+        "average <b>6.1</b>",
+    ] {
+        assert!(card.contains(fact), "{fact:?} missing in {card}");
+    }
+    assert_eq!(
+        sent.last().and_then(|r| r.str_field("parse_mode")),
+        Some("HTML")
+    );
+    // In a group, a command for another bot is not ours; ours with our name is.
+    let before = h.sent_to(-100).len();
+    h.mock.push_update(TelegramMock::text_message(
+        -100,
+        "group",
+        7,
+        "/anime@other_bot frieren",
+    ));
+    let sent = h
+        .say(
+            -100,
+            "group",
+            7,
+            &format!("/anime@{} frieren", h.mock.bot_username()),
+        )
+        .await;
+    assert_eq!(sent.len(), before + 1);
+    assert!(text_of(&sent[before]).contains("Frieren"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picker_button_gets_the_chosen_card() {
+    require_spec!();
+    let h = Harness::start().await;
+    let sent = h.say(42, "private", 42, "/anime scores de").await;
+    let picker = sent.last().expect("a reply");
+    let choices = buttons(picker);
+    assert!(text_of(picker).contains("Which one"), "{}", text_of(picker));
+    let (_, data) = choices.first().expect("buttons").clone();
+    assert!(data.starts_with("/anime scores #"), "{data}");
+    let message_id = picker.i64_field("reply_to_message_id").unwrap_or(1);
+    h.mock
+        .push_update(TelegramMock::callback_query(42, 42, message_id, &data));
+    let sent = h.wait_sent(42, 2).await;
+    assert!(
+        text_of(&sent[1]).contains("Scores for"),
+        "{}",
+        text_of(&sent[1])
+    );
+    assert_eq!(
+        h.mock.wait_for("answercallbackquery", 1, WAIT).await.len(),
+        1
+    );
+
+    // Tampered and outdated buttons are answered, not obeyed.
+    for data in ["/anime admin delete #1", "garbage", "/anime #999999"] {
+        h.mock
+            .push_update(TelegramMock::callback_query(42, 42, message_id, data));
+    }
+    let answers = h.mock.wait_for("answercallbackquery", 4, WAIT).await;
+    assert!(
+        answers[1]
+            .str_field("text")
+            .is_some_and(|t| t.contains("no longer valid"))
+    );
+    assert!(
+        answers[3]
+            .str_field("text")
+            .is_some_and(|t| t.contains("no entry #999999"))
+    );
+    assert!(
+        h.app.entry(1).is_some(),
+        "a tampered button deletes nothing"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_queries_get_cards_as_articles() {
+    require_spec!();
+    let h = Harness::start().await;
+    h.mock
+        .push_update(TelegramMock::inline_query(42, "metallic"));
+    let answers = h.mock.wait_for("answerinlinequery", 1, WAIT).await;
+    let results = answers[0]
+        .field("results")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    assert!(!results.is_empty() && results.len() <= 10);
+    assert_eq!(results[0]["title"], "Metallic Rouge");
+    assert!(
+        results[0]["input_message_content"]["message_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("average"))
+    );
+    h.mock.push_update(TelegramMock::inline_query(42, ""));
+    let answers = h.mock.wait_for("answerinlinequery", 2, WAIT).await;
+    assert_eq!(answers[1].field("results"), Some(&Value::Array(Vec::new())));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_group_admins_subscribe_and_an_episode_posts_exactly_once() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    h.start_dispatcher();
+    let group = -1001;
+    h.mock.set_member_status(group, 10, "administrator");
+    h.mock.set_member_status(group, 11, "member");
+    let refused = h
+        .say(group, "supergroup", 11, "/anime subscribe metallic rouge")
+        .await;
+    assert!(
+        text_of(refused.last().expect("reply")).contains("Only this chat's admins"),
+        "{:?}",
+        refused.last()
+    );
+    let done = h
+        .say(group, "supergroup", 10, "/anime subscribe metallic rouge")
+        .await;
+    assert!(
+        text_of(done.last().expect("reply")).contains("Subscribed this chat"),
+        "{:?}",
+        done.last()
+    );
+    let before = h.sent_to(group).len();
+    let owner_reply = h
+        .say(
+            OWNER,
+            "private",
+            OWNER,
+            "/anime admin episode metallic rouge ep=13 audio=Tamil qualities=480p/720p/1080p",
+        )
+        .await;
+    assert!(text_of(owner_reply.last().expect("reply")).contains("Announcing it in 1 chat"));
+    let posts = h.wait_sent(group, before + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let posts_after = h.sent_to(group);
+    assert_eq!(posts_after.len(), posts.len(), "exactly one post");
+    let post = text_of(posts.last().expect("post"));
+    assert!(
+        post.contains("New episode") && post.contains("episode 13") && post.contains("Tamil"),
+        "{post}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_a_403_deactivates() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let (slow, gone) = (-2001, -2002);
+    for chat in [slow, gone] {
+        h.mock.set_member_status(chat, 10, "creator");
+        h.say(chat, "supergroup", 10, "/anime subscribe #1").await;
+    }
+    h.mock
+        .fail("sendmessage", Some(slow), Failure::RetryAfter(1), 1);
+    h.mock
+        .fail("sendmessage", Some(gone), Failure::Forbidden, 1);
+    h.say(
+        OWNER,
+        "private",
+        OWNER,
+        "/anime admin episode #1 ep=12 audio=Tamil",
+    )
+    .await;
+    let slow_before = h.sent_to(slow).len();
+    h.start_dispatcher();
+    // The rate-limited attempt, then the delivery a second later.
+    let sent = h.wait_sent(slow, slow_before + 2).await;
+    assert!(text_of(sent.last().expect("post")).contains("episode 12"));
+    let gone_chat = ChatRef {
+        platform: Platform::Telegram,
+        chat_id: gone.to_string(),
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h
+        .app
+        .store()
+        .subscriptions_of(&gone_chat)
+        .expect("subs")
+        .iter()
+        .any(|s| s.active)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the 403 should deactivate the subscription"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_replies_or_silence_and_never_stops_the_bot() {
+    require_spec!();
+    let h = Harness::start().await;
+    let long = format!("/anime {}", "x".repeat(4090));
+    let cases = [
+        ("/anime", "Tell me a title"),
+        ("/anime frobnicate the thing", "Nothing matches"),
+        (long.as_str(), "too long"),
+        ("/anime <script>&amp;</script>", "Nothing matches"),
+        ("/anime rate metallic rouge 11", "1 to 10"),
+        ("/anime admin delete #1", "Only the bot's owners"),
+    ];
+    let mut expected = 0;
+    for (text, answer) in cases {
+        expected += 1;
+        let sent = h.say(42, "private", 42, text).await;
+        assert_eq!(sent.len(), expected, "one reply to {text:.40}");
+        assert!(
+            text_of(&sent[expected - 1]).contains(answer),
+            "{text:.40} → {}",
+            text_of(&sent[expected - 1])
+        );
+    }
+    // Silence: stickers (no text), other bots' commands, non-commands in groups.
+    let mut sticker = TelegramMock::text_message(42, "private", 42, "x");
+    if let Some(message) = sticker.get_mut("message").and_then(Value::as_object_mut) {
+        message.remove("text");
+        message.insert("sticker".into(), serde_json::json!({"file_id": "s", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1, "is_animated": false, "is_video": false}));
+    }
+    h.mock.push_update(sticker);
+    h.mock.push_update(TelegramMock::text_message(
+        -5,
+        "group",
+        7,
+        "just chatting about rouge",
+    ));
+    h.mock.push_update(TelegramMock::text_message(
+        -5,
+        "group",
+        7,
+        "/start@other_bot",
+    ));
+    // The bot is still alive and answering.
+    let sent = h.say(42, "private", 42, "/help").await;
+    assert!(text_of(sent.last().expect("reply")).contains("Commands"));
+    assert!(h.sent_to(-5).is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
+    require_spec!();
+    let mock = TelegramMock::start(TOKEN).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"));
+    command
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("ROUGE_TELEGRAM__API_URL", mock.url())
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROUGE_") && key != "ROUGE_TELEGRAM__API_URL" {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command.spawn().expect("rouge serve starts");
+    // Read the logs as they come so a chatty log level cannot fill the pipe.
+    let mut stderr = child.stderr.take().expect("stderr");
+    let logs = std::thread::spawn(move || {
+        let mut logs = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut logs).map(|_| logs)
+    });
+    assert!(
+        !mock.wait_for("getupdates", 1, WAIT).await.is_empty(),
+        "serve polls for updates"
+    );
+    mock.push_update(TelegramMock::text_message(
+        42,
+        "private",
+        42,
+        "/anime metallic rouge",
+    ));
+    let sent = mock.wait_for("sendmessage", 1, WAIT).await;
+    assert!(
+        sent.first()
+            .is_some_and(|r| r.text().is_some_and(|t| t.contains("Metallic Rouge"))),
+        "{sent:?}"
+    );
+
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve must stop within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let logs = logs.join().expect("log reader").expect("logs");
+    assert!(status.success(), "exit status {status:?}; logs:\n{logs}");
+    assert!(
+        !logs.contains(TOKEN) && !logs.contains("TEST-token"),
+        "the token must never be logged:\n{logs}"
+    );
+    assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
+}
