@@ -313,11 +313,10 @@ pub fn jobs_for(
 ) -> Vec<Job> {
     let variant = event.variant.key();
     let mut jobs: Vec<Job> = Vec::new();
+    // A chat subscribed both to the entry and to everything gets one job.
+    let mut chats = std::collections::HashSet::new();
     for (sub, settings) in subscribers {
-        if !sub.covers(entry)
-            || !event.variant.wanted_by(settings)
-            || jobs.iter().any(|j| j.chat == sub.chat)
-        {
+        if !sub.covers(entry) || !event.variant.wanted_by(settings) || !chats.insert(&sub.chat) {
             continue;
         }
         jobs.push(Job {

@@ -239,7 +239,8 @@ impl<N: Notifier> Dispatcher<N> {
 
     /// Due jobs that the rate limits allow to send now, marked in flight.
     /// Jobs that came due longer ago than the catch-up window are
-    /// dead-lettered as expired instead.
+    /// dead-lettered as expired instead. The limits are checked on the due
+    /// index alone; only the jobs that will be sent are read.
     pub fn take(&mut self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
         let platform = self.notifier.platform();
         let room = self
@@ -247,20 +248,26 @@ impl<N: Notifier> Dispatcher<N> {
             .max_in_flight
             .saturating_sub(self.in_flight.len());
         let mut out = Vec::new();
-        if room == 0 {
+        if room == 0 || !self.limiter.global_ready(now) {
             return Ok(out);
         }
         let store = self.app.store();
         // Look further than `room` so one rate-limited chat does not stall the rest.
-        for job in store.due_jobs(platform, now, room * 8 + 64)? {
+        for due in store.due_index(platform, now, room * 8 + 64)? {
             if out.len() >= room || !self.limiter.global_ready(now) {
                 break;
             }
-            let key = job.key();
-            if self.in_flight.contains(&key) {
+            if self.in_flight.contains(&due.key) {
                 continue;
             }
-            if now - job.due_at > self.app.catch_up() {
+            let expired = now - due.due_at > self.app.catch_up();
+            if !expired && !self.limiter.try_acquire(&due.chat, due.is_group, now) {
+                continue;
+            }
+            let Some(job) = store.queued_job(&due.key)? else {
+                continue;
+            };
+            if expired {
                 let reason = format!(
                     "came due at {} while the bot was down",
                     job.due_at.format("%Y-%m-%d %H:%M UTC")
@@ -268,10 +275,8 @@ impl<N: Notifier> Dispatcher<N> {
                 store.dead_letter(&job, DeadKind::Expired, &reason, now)?;
                 continue;
             }
-            if self.limiter.try_acquire(&job.chat, job.is_group, now) {
-                self.in_flight.insert(key);
-                out.push(job);
-            }
+            self.in_flight.insert(due.key);
+            out.push(job);
         }
         Ok(out)
     }

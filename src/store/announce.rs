@@ -4,11 +4,15 @@
 //! - `chats`: chat key → [`ChatSettings`]
 //! - `subs`: target (9 bytes) ‖ chat key → [`Subscription`]
 //! - `chat_subs`: chat key ‖ 0 ‖ target → ∅ (a chat's subscriptions)
-//! - `outbox`: job key → [`Job`]; `outbox_due`: platform ‖ due ms ‖ job key → ∅
-//! - `delivered`: job key → [`Delivered`]; `dead`: job key → [`DeadLetter`]
+//! - `jobs`, one tree so that moving a job is one atomic batch:
+//!   - `q` ‖ job key → [`Job`] (queued)
+//!   - `d` ‖ platform ‖ due ms ‖ job key ‖ group flag → ∅ (the due index: the
+//!     dispatcher reads chat and group from the key and decodes only the jobs
+//!     it can send)
+//!   - `D` ‖ job key → [`Delivered`]; `x` ‖ job key → [`DeadLetter`]
 //!
 //! A job key is (entry, episode, variant, chat), so a job is queued at most
-//! once across the outbox, delivered and dead trees.
+//! once across queued, delivered and dead.
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
@@ -79,12 +83,73 @@ fn millis(at: DateTime<Utc>) -> u64 {
     u64::try_from(at.timestamp_millis()).unwrap_or(0)
 }
 
-/// `platform ‖ due ms ‖ job key`: the outbox in due order per platform.
+const QUEUED: u8 = b'q';
+const DUE: u8 = b'd';
+const DELIVERED: u8 = b'D';
+const DEAD: u8 = b'x';
+
+fn prefixed(tag: u8, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + key.len());
+    out.push(tag);
+    out.extend_from_slice(key);
+    out
+}
+
+pub(super) fn queued_key(job_key: &[u8]) -> Vec<u8> {
+    prefixed(QUEUED, job_key)
+}
+
+pub(super) fn delivered_key(job_key: &[u8]) -> Vec<u8> {
+    prefixed(DELIVERED, job_key)
+}
+
+pub(super) fn dead_key(job_key: &[u8]) -> Vec<u8> {
+    prefixed(DEAD, job_key)
+}
+
+/// Queued jobs whose key starts with `job_key_prefix` (an entry's id).
+pub(super) fn queued_prefix(job_key_prefix: &[u8]) -> Vec<u8> {
+    prefixed(QUEUED, job_key_prefix)
+}
+
+/// `d ‖ platform ‖ due ms ‖ job key ‖ group`: the queue in due order per platform.
 pub(super) fn due_key(job: &Job) -> Vec<u8> {
-    let mut key = vec![platform_byte(job.chat.platform)];
+    let job_key = job.key();
+    let mut key = Vec::with_capacity(10 + job_key.len() + 1);
+    key.push(DUE);
+    key.push(platform_byte(job.chat.platform));
     key.extend_from_slice(&millis(job.due_at).to_be_bytes());
-    key.extend_from_slice(&job.key());
+    key.extend_from_slice(&job_key);
+    key.push(u8::from(job.is_group));
     key
+}
+
+/// A queued job as the due index names it, before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueJob {
+    pub key: Vec<u8>,
+    pub due_at: DateTime<Utc>,
+    pub chat: ChatRef,
+    pub is_group: bool,
+}
+
+fn decode_due(platform: Platform, index_key: &[u8]) -> Option<DueJob> {
+    let ms = super::keys::decode_u64(index_key.get(2..10)?)?;
+    let (&group, job_key) = index_key.get(10..)?.split_last()?;
+    // A job key is entry (8) ‖ episode (4) ‖ variant ‖ 0 ‖ chat key.
+    let rest = job_key.get(12..)?;
+    let zero = rest.iter().position(|&b| b == 0)?;
+    let chat_key = std::str::from_utf8(rest.get(zero + 1..)?).ok()?;
+    let (_, chat_id) = chat_key.split_once(':')?;
+    Some(DueJob {
+        key: job_key.to_vec(),
+        due_at: DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?,
+        chat: ChatRef {
+            platform,
+            chat_id: chat_id.to_owned(),
+        },
+        is_group: group == 1,
+    })
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -169,6 +234,36 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` queued jobs of `platform` due at `now`, earliest first,
+    /// read from the due index alone (nothing is decoded).
+    pub fn due_index(
+        &self,
+        platform: Platform,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueJob>, StoreError> {
+        let start = vec![DUE, platform_byte(platform)];
+        let mut end = start.clone();
+        end.extend_from_slice(&(millis(now) + 1).to_be_bytes());
+        let mut out = Vec::new();
+        for key in self.jobs.range(start..end).keys().take(limit) {
+            let key = key?;
+            out.push(
+                decode_due(platform, &key)
+                    .ok_or_else(|| StoreError::Corrupt("bad due index key".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// A queued job, if it is still queued.
+    pub fn queued_job(&self, job_key: &[u8]) -> Result<Option<Job>, StoreError> {
+        self.jobs
+            .get(queued_key(job_key))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
     /// Up to `limit` jobs of `platform` due at `now`, earliest first.
     pub fn due_jobs(
         &self,
@@ -176,15 +271,10 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        let start = vec![platform_byte(platform)];
-        let mut end = start.clone();
-        end.extend_from_slice(&(millis(now) + 1).to_be_bytes());
         let mut jobs = Vec::new();
-        for key in self.outbox_due.range(start..end).keys().take(limit) {
-            let key = key?;
-            let job_key = key.get(9..).unwrap_or_default();
-            match self.outbox.get(job_key)? {
-                Some(v) => jobs.push(decode(&v)?),
+        for due in self.due_index(platform, now, limit)? {
+            match self.queued_job(&due.key)? {
+                Some(job) => jobs.push(job),
                 None => {
                     return Err(StoreError::Corrupt(
                         "the due index names a job that is not queued".into(),
@@ -198,29 +288,25 @@ impl Store {
     /// When `platform`'s earliest queued job is due.
     pub fn next_due(&self, platform: Platform) -> Result<Option<DateTime<Utc>>, StoreError> {
         let Some(key) = self
-            .outbox_due
-            .scan_prefix([platform_byte(platform)])
+            .jobs
+            .scan_prefix([DUE, platform_byte(platform)])
             .keys()
             .next()
             .transpose()?
         else {
             return Ok(None);
         };
-        let ms = super::keys::decode_u64(key.get(1..9).unwrap_or_default())
-            .ok_or_else(|| StoreError::Corrupt("bad due key".into()))?;
-        Ok(DateTime::from_timestamp_millis(
-            i64::try_from(ms).unwrap_or(i64::MAX),
-        ))
+        Ok(decode_due(platform, &key).map(|d| d.due_at))
     }
 
     /// Number of queued jobs of `platform`.
     pub fn queued(&self, platform: Platform) -> usize {
-        self.outbox_due
-            .scan_prefix([platform_byte(platform)])
+        self.jobs
+            .scan_prefix([DUE, platform_byte(platform)])
             .count()
     }
 
-    /// Records a post and removes the job from the outbox, in one step.
+    /// Records a post and removes the job from the queue, in one atomic batch.
     pub fn mark_delivered(
         &self,
         job: &Job,
@@ -228,38 +314,28 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let key = job.key();
-        let due = due_key(job);
-        let value = encode(&Delivered {
-            job: job.clone(),
-            message_id: message_id.to_owned(),
-            at,
-        })?;
-        (&self.outbox, &self.outbox_due, &self.delivered).transaction(
-            |(outbox, outbox_due, delivered)| -> TxResult<()> {
-                outbox.remove(key.as_slice())?;
-                outbox_due.remove(due.as_slice())?;
-                delivered.insert(key.as_slice(), value.as_slice())?;
-                Ok(())
-            },
-        )?;
+        let mut batch = sled::Batch::default();
+        batch.remove(queued_key(&key));
+        batch.remove(due_key(job));
+        batch.insert(
+            delivered_key(&key),
+            encode(&Delivered {
+                job: job.clone(),
+                message_id: message_id.to_owned(),
+                at,
+            })?,
+        );
+        self.jobs.apply_batch(batch)?;
         Ok(())
     }
 
     /// Moves a queued job to a new due time (and records its attempts).
     pub fn reschedule(&self, old: &Job, new: &Job) -> Result<(), StoreError> {
-        let key = new.key();
-        let (old_due, new_due) = (due_key(old), due_key(new));
-        let value = encode(new)?;
-        (&self.outbox, &self.outbox_due).transaction(|(outbox, outbox_due)| -> TxResult<()> {
-            if outbox.get(key.as_slice())?.is_none() {
-                // Delivered or withdrawn meanwhile: nothing to reschedule.
-                return Ok(());
-            }
-            outbox_due.remove(old_due.as_slice())?;
-            outbox_due.insert(new_due.as_slice(), &[])?;
-            outbox.insert(key.as_slice(), value.as_slice())?;
-            Ok(())
-        })?;
+        let mut batch = sled::Batch::default();
+        batch.remove(due_key(old));
+        batch.insert(due_key(new), &[]);
+        batch.insert(queued_key(&new.key()), encode(new)?);
+        self.jobs.apply_batch(batch)?;
         Ok(())
     }
 
@@ -281,34 +357,26 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let rows = jobs
-            .iter()
-            .map(|job| {
-                let letter = DeadLetter {
-                    job: job.clone(),
-                    kind,
-                    reason: reason.to_owned(),
-                    at,
-                };
-                Ok((job.key(), due_key(job), encode(&letter)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        (&self.outbox, &self.outbox_due, &self.dead).transaction(
-            |(outbox, outbox_due, dead)| -> TxResult<()> {
-                for (key, due, letter) in &rows {
-                    outbox.remove(key.as_slice())?;
-                    outbox_due.remove(due.as_slice())?;
-                    dead.insert(key.as_slice(), letter.as_slice())?;
-                }
-                Ok(())
-            },
-        )?;
+        let mut batch = sled::Batch::default();
+        for job in jobs {
+            let key = job.key();
+            let letter = DeadLetter {
+                job: job.clone(),
+                kind,
+                reason: reason.to_owned(),
+                at,
+            };
+            batch.remove(queued_key(&key));
+            batch.remove(due_key(job));
+            batch.insert(dead_key(&key), encode(&letter)?);
+        }
+        self.jobs.apply_batch(batch)?;
         Ok(())
     }
 
     fn queued_for_chat(&self, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
-        for value in self.outbox.iter().values() {
+        for value in self.jobs.scan_prefix([QUEUED]).values() {
             let job: Job = decode(&value?)?;
             if &job.chat == chat {
                 jobs.push(job);
@@ -367,41 +435,34 @@ impl Store {
             let mut moved = job.clone();
             moved.chat = to.clone();
             job_rows.push((
-                job.key(),
+                queued_key(&job.key()),
                 due_key(job),
-                moved.key(),
+                queued_key(&moved.key()),
                 due_key(&moved),
                 encode(&moved)?,
             ));
         }
-        (
-            &self.chats,
-            &self.subs,
-            &self.chat_subs,
-            &self.outbox,
-            &self.outbox_due,
-        )
-            .transaction(
-                |(chats, subs_t, chat_subs, outbox, outbox_due)| -> TxResult<()> {
-                    if let Some(settings) = &settings {
-                        chats.remove(from.key().as_bytes())?;
-                        chats.insert(to.key().as_bytes(), settings.as_ref())?;
-                    }
-                    for (old, old_index, new, new_index, value) in &sub_rows {
-                        subs_t.remove(old.as_slice())?;
-                        chat_subs.remove(old_index.as_slice())?;
-                        subs_t.insert(new.as_slice(), value.as_slice())?;
-                        chat_subs.insert(new_index.as_slice(), &[])?;
-                    }
-                    for (old, old_due, new, new_due, value) in &job_rows {
-                        outbox.remove(old.as_slice())?;
-                        outbox_due.remove(old_due.as_slice())?;
-                        outbox.insert(new.as_slice(), value.as_slice())?;
-                        outbox_due.insert(new_due.as_slice(), &[])?;
-                    }
-                    Ok(())
-                },
-            )?;
+        (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
+            |(chats, subs_t, chat_subs, jobs_t)| -> TxResult<()> {
+                if let Some(settings) = &settings {
+                    chats.remove(from.key().as_bytes())?;
+                    chats.insert(to.key().as_bytes(), settings.as_ref())?;
+                }
+                for (old, old_index, new, new_index, value) in &sub_rows {
+                    subs_t.remove(old.as_slice())?;
+                    chat_subs.remove(old_index.as_slice())?;
+                    subs_t.insert(new.as_slice(), value.as_slice())?;
+                    chat_subs.insert(new_index.as_slice(), &[])?;
+                }
+                for (old, old_due, new, new_due, value) in &job_rows {
+                    jobs_t.remove(old.as_slice())?;
+                    jobs_t.remove(old_due.as_slice())?;
+                    jobs_t.insert(new.as_slice(), value.as_slice())?;
+                    jobs_t.insert(new_due.as_slice(), &[])?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
@@ -411,31 +472,37 @@ impl Store {
         entry: Option<EntryId>,
         limit: usize,
     ) -> Result<Deliveries, StoreError> {
-        let prefix = entry
+        let id = entry
             .map(|id| id.to_be_bytes().to_vec())
             .unwrap_or_default();
-        fn newest<T: for<'de> serde::Deserialize<'de>>(
-            tree: &sled::Tree,
-            prefix: &[u8],
-            limit: usize,
-        ) -> Result<Vec<T>, StoreError> {
-            tree.scan_prefix(prefix)
+        let newest = |tag: u8| -> Result<Vec<sled::IVec>, StoreError> {
+            Ok(self
+                .jobs
+                .scan_prefix(prefixed(tag, &id))
                 .values()
                 .rev()
                 .take(limit)
-                .map(|v| decode(&v?))
-                .collect()
-        }
+                .collect::<Result<_, _>>()?)
+        };
         Ok(Deliveries {
-            queued: newest(&self.outbox, &prefix, limit)?,
-            delivered: newest(&self.delivered, &prefix, limit)?,
-            dead: newest(&self.dead, &prefix, limit)?,
+            queued: newest(QUEUED)?
+                .iter()
+                .map(|v| decode(v))
+                .collect::<Result<_, _>>()?,
+            delivered: newest(DELIVERED)?
+                .iter()
+                .map(|v| decode(v))
+                .collect::<Result<_, _>>()?,
+            dead: newest(DEAD)?
+                .iter()
+                .map(|v| decode(v))
+                .collect::<Result<_, _>>()?,
         })
     }
 
-    /// Whether a job with this key was ever delivered.
-    pub fn was_delivered(&self, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.delivered.contains_key(key)?)
+    /// Whether the job with this key was delivered.
+    pub fn was_delivered(&self, job_key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.jobs.contains_key(delivered_key(job_key))?)
     }
 
     /// Up to when broadcast schedules have been processed.

@@ -92,10 +92,9 @@ pub struct Store {
     chats: Tree,
     subs: Tree,
     chat_subs: Tree,
-    outbox: Tree,
-    outbox_due: Tree,
-    delivered: Tree,
-    dead: Tree,
+    /// Queued jobs, their due index, delivered posts and dead letters, under
+    /// key prefixes (see [`announce`]), so a job's moves are single-tree batches.
+    jobs: Tree,
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
@@ -132,10 +131,7 @@ impl Store {
             chats: db.open_tree("chats")?,
             subs: db.open_tree("subs")?,
             chat_subs: db.open_tree("chat_subs")?,
-            outbox: db.open_tree("outbox")?,
-            outbox_due: db.open_tree("outbox_due")?,
-            delivered: db.open_tree("delivered")?,
-            dead: db.open_tree("dead")?,
+            jobs: db.open_tree("jobs")?,
             db,
         };
         migrate::run(&store.db, &store.meta)?;
@@ -211,7 +207,7 @@ impl Store {
         let jobs = change
             .jobs
             .iter()
-            .map(|j| Ok((j.key(), announce::due_key(j), encode(j)?)))
+            .map(|j| Ok((j.key(), encode(j)?, announce::due_key(j))))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut rating_keys = Vec::new();
         let mut withdrawn = Vec::new();
@@ -219,7 +215,11 @@ impl Store {
             for key in self.ratings.scan_prefix(keys::entry(*id)).keys() {
                 rating_keys.push(key?);
             }
-            for value in self.outbox.scan_prefix(keys::entry(*id)).values() {
+            for value in self
+                .jobs
+                .scan_prefix(announce::queued_prefix(&keys::entry(*id)))
+                .values()
+            {
                 let job: Job = decode(&value?)?;
                 let letter = DeadLetter {
                     job: job.clone(),
@@ -235,13 +235,10 @@ impl Store {
             &self.ratings,
             &self.audit,
             &self.audit_by_entry,
-            &self.outbox,
-            &self.outbox_due,
-            &self.delivered,
-            &self.dead,
+            &self.jobs,
         );
-        let queued = trees.transaction(
-            |(entries, ratings, audit, audit_by_entry, outbox, outbox_due, delivered, dead)| {
+        let queued =
+            trees.transaction(|(entries, ratings, audit, audit_by_entry, jobs_tree)| {
                 for (key, value) in &puts {
                     entries.insert(key, value.as_slice())?;
                 }
@@ -258,24 +255,23 @@ impl Store {
                     }
                 }
                 for (key, due, letter) in &withdrawn {
-                    outbox.remove(key.as_slice())?;
-                    outbox_due.remove(due.as_slice())?;
-                    dead.insert(key.as_slice(), letter.as_slice())?;
+                    jobs_tree.remove(announce::queued_key(key))?;
+                    jobs_tree.remove(due.as_slice())?;
+                    jobs_tree.insert(announce::dead_key(key), letter.as_slice())?;
                 }
                 let mut queued = 0;
-                for (key, due, value) in &jobs {
-                    let seen = outbox.get(key.as_slice())?.is_some()
-                        || delivered.get(key.as_slice())?.is_some()
-                        || dead.get(key.as_slice())?.is_some();
+                for (key, value, due) in &jobs {
+                    let seen = jobs_tree.get(announce::queued_key(key))?.is_some()
+                        || jobs_tree.get(announce::delivered_key(key))?.is_some()
+                        || jobs_tree.get(announce::dead_key(key))?.is_some();
                     if !seen {
-                        outbox.insert(key.as_slice(), value.as_slice())?;
-                        outbox_due.insert(due.as_slice(), &[])?;
+                        jobs_tree.insert(announce::queued_key(key), value.as_slice())?;
+                        jobs_tree.insert(due.as_slice(), &[])?;
                         queued += 1;
                     }
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(queued)
-            },
-        )?;
+            })?;
         Ok(queued)
     }
 
