@@ -631,12 +631,10 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
                     usage_of(topic),
                 ));
             };
-            let fields = pairs
-                .iter()
-                .map(|(k, v)| admin::parse_field(k, v))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|m| usage(m, usage_of(topic)))?;
-            Ok(AdminCommand::Add { title, fields })
+            Ok(AdminCommand::Add {
+                title,
+                fields: parse_fields(&pairs, topic)?,
+            })
         }
         "edit" => {
             let target = title_ref(&title, topic)?;
@@ -649,12 +647,10 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
                     usage_of(topic),
                 ));
             }
-            let fields = pairs
-                .iter()
-                .map(|(k, v)| admin::parse_field(k, v))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|m| usage(m, usage_of(topic)))?;
-            Ok(AdminCommand::Edit { target, fields })
+            Ok(AdminCommand::Edit {
+                target,
+                fields: parse_fields(&pairs, topic)?,
+            })
         }
         "delete" => {
             no_pairs(&pairs)?;
@@ -801,6 +797,18 @@ fn parse_settings(args: &str) -> Result<SettingsChange, ParseError> {
         }
         other => Err(usage(format!("Unknown setting \"{other}\"."), u)),
     }
+}
+
+/// Typed field values from `key=value` pairs.
+fn parse_fields(
+    pairs: &[(String, String)],
+    topic: &'static str,
+) -> Result<Vec<FieldValue>, ParseError> {
+    pairs
+        .iter()
+        .map(|(k, v)| admin::parse_field(k, v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| usage(m, usage_of(topic)))
 }
 
 fn parse_alias(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminCommand, ParseError> {
