@@ -205,12 +205,29 @@ pub fn job_key(entry: EntryId, episode: u32, variant: &str, chat: &ChatRef) -> V
     key
 }
 
-/// A job that was posted.
+/// A job that was posted: what it was, and the platform's message id. The
+/// announcement itself is not kept (it was posted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
-    pub job: Job,
+    pub entry: EntryId,
+    pub episode: u32,
+    pub variant: String,
+    pub chat: ChatRef,
     pub message_id: String,
     pub at: DateTime<Utc>,
+}
+
+impl Delivered {
+    pub fn of(job: &Job, message_id: &str, at: DateTime<Utc>) -> Delivered {
+        Delivered {
+            entry: job.entry,
+            episode: job.episode,
+            variant: job.variant.clone(),
+            chat: job.chat.clone(),
+            message_id: message_id.to_owned(),
+            at,
+        }
+    }
 }
 
 /// Why a job ended without a post.

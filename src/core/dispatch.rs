@@ -352,6 +352,32 @@ impl<N: Notifier> Dispatcher<N> {
         Ok(tally)
     }
 
+    /// Records a round of sends: the posts in one store batch, the rest one by one.
+    pub fn finish_all(
+        &mut self,
+        results: Vec<(Job, SendOutcome)>,
+        now: DateTime<Utc>,
+    ) -> Result<Tally, StoreError> {
+        let mut tally = Tally::default();
+        let mut posts: Vec<(&Job, &str)> = Vec::new();
+        for (job, outcome) in &results {
+            match outcome {
+                SendOutcome::Delivered { message_id } => {
+                    self.in_flight.remove(&job.key());
+                    posts.push((job, message_id));
+                }
+                other => {
+                    let t = self.finish(job, other.clone(), now)?;
+                    tally.retried += t.retried;
+                    tally.dead += t.dead;
+                }
+            }
+        }
+        self.app.store().mark_delivered_all(&posts, now)?;
+        tally.delivered += posts.len();
+        Ok(tally)
+    }
+
     /// Exponential backoff from the base to the maximum, with ±50 % jitter
     /// derived from the job so retries of many jobs spread out.
     fn backoff(&self, job: &Job, attempts: u32) -> Duration {
@@ -407,21 +433,20 @@ impl<N: Notifier> Dispatcher<N> {
     /// Sends everything due now, once, and waits for the answers; for the
     /// console and one-shot commands. Returns what happened.
     pub async fn drain_once(&mut self) -> Result<Tally, StoreError> {
-        let mut total = Tally::default();
         let mut set = JoinSet::new();
         for job in self.take(self.app.now())? {
             self.spawn_send(&mut set, job);
         }
+        let mut results = Vec::new();
         while let Some(joined) = set.join_next().await {
-            if let Ok((job, outcome)) = joined {
-                let t = self.finish(&job, outcome, self.app.now())?;
-                total.delivered += t.delivered;
-                total.retried += t.retried;
-                total.dead += t.dead;
+            match joined {
+                Ok(result) => results.push(result),
+                Err(err) => warn!(cause = %err, "a send task failed"),
             }
         }
+        let tally = self.finish_all(results, self.app.now())?;
         self.app.store().flush()?;
-        Ok(total)
+        Ok(tally)
     }
 
     /// Runs until `shutdown` is cancelled. On shutdown it stops taking jobs,
@@ -454,11 +479,13 @@ impl<N: Notifier> Dispatcher<N> {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(joined) = set.join_next(), if !set.is_empty() => {
-                    self.record(joined);
-                    // Record whatever else finished, then make it durable once.
+                    // Record whatever else finished too, in one batch, then
+                    // make it durable once.
+                    let mut round = vec![joined];
                     while let Some(joined) = set.try_join_next() {
-                        self.record(joined);
+                        round.push(joined);
                     }
+                    self.record(round);
                     if let Err(err) = self.app.store().flush() {
                         warn!(%platform, cause = %err, "cannot flush the store");
                     }
@@ -473,7 +500,7 @@ impl<N: Notifier> Dispatcher<N> {
         loop {
             tokio::select! {
                 joined = set.join_next() => match joined {
-                    Some(joined) => self.record(joined),
+                    Some(joined) => self.record(vec![joined]),
                     None => break,
                 },
                 _ = &mut deadline => {
@@ -488,14 +515,16 @@ impl<N: Notifier> Dispatcher<N> {
         info!(%platform, in_flight, left_queued = set.len(), "dispatcher stopped");
     }
 
-    fn record(&mut self, joined: Result<(Job, SendOutcome), tokio::task::JoinError>) {
-        match joined {
-            Ok((job, outcome)) => {
-                if let Err(err) = self.finish(&job, outcome, self.app.now()) {
-                    warn!(chat = %job.chat, cause = %err, "cannot record a send");
-                }
+    fn record(&mut self, round: Vec<Result<(Job, SendOutcome), tokio::task::JoinError>>) {
+        let mut results = Vec::with_capacity(round.len());
+        for joined in round {
+            match joined {
+                Ok(result) => results.push(result),
+                Err(err) => warn!(cause = %err, "a send task failed"),
             }
-            Err(err) => warn!(cause = %err, "a send task failed"),
+        }
+        if let Err(err) = self.finish_all(results, self.app.now()) {
+            warn!(cause = %err, "cannot record sends");
         }
     }
 }

@@ -313,18 +313,25 @@ impl Store {
         message_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let key = job.key();
+        self.mark_delivered_all(&[(job, message_id)], at)
+    }
+
+    /// Records several posts (a dispatcher round) in one atomic batch.
+    pub fn mark_delivered_all(
+        &self,
+        posts: &[(&Job, &str)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        batch.remove(queued_key(&key));
-        batch.remove(due_key(job));
-        batch.insert(
-            delivered_key(&key),
-            encode(&Delivered {
-                job: job.clone(),
-                message_id: message_id.to_owned(),
-                at,
-            })?,
-        );
+        for (job, message_id) in posts {
+            let key = job.key();
+            batch.remove(queued_key(&key));
+            batch.remove(due_key(job));
+            batch.insert(
+                delivered_key(&key),
+                encode(&Delivered::of(job, message_id, at))?,
+            );
+        }
         self.jobs.apply_batch(batch)?;
         Ok(())
     }

@@ -435,13 +435,13 @@ impl App {
         }
         for done in &found.delivered {
             items.push(ListItem {
-                id: Some(done.job.entry),
+                id: Some(done.entry),
                 text: format!(
                     "delivered · {} ep {} ({}) → {}",
-                    title(done.job.entry),
-                    done.job.episode,
-                    done.job.variant,
-                    done.job.chat
+                    title(done.entry),
+                    done.episode,
+                    done.variant,
+                    done.chat
                 ),
                 detail: format!(
                     "at {}, message {}",
