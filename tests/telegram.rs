@@ -497,3 +497,94 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
     );
     assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_checks_the_secret_token() {
+    require_spec!();
+    let mock = TelegramMock::start(TOKEN).await;
+    let app = App::open(
+        Store::temporary().expect("store"),
+        Settings::default(),
+        Arc::new(SystemClock),
+    )
+    .expect("app");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut config = Config::load_without_env(None).expect("defaults").telegram;
+    config.api_url = mock.url();
+    config.webhook_url = format!("http://127.0.0.1:{port}/telegram-hook");
+    config.webhook_listen = format!("127.0.0.1:{port}");
+    let bot = telegram::bot(&SecretString::from(TOKEN), &config).expect("bot");
+    let stop = CancellationToken::new();
+    let adapter = tokio::spawn({
+        let (app, stop) = (app.clone(), stop.clone());
+        async move {
+            telegram::run(
+                app,
+                bot,
+                config,
+                Some(SecretString::from("s3cret-token")),
+                stop,
+            )
+            .await
+        }
+    });
+    let set = mock.wait_for("setwebhook", 1, WAIT).await;
+    assert_eq!(
+        set.first().and_then(|r| r.str_field("secret_token")),
+        Some("s3cret-token")
+    );
+    let update = serde_json::json!({"update_id": 1, "message": TelegramMock::text_message(42, "private", 42, "/anime frieren")["message"]});
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/telegram-hook");
+    let mut forged = None;
+    for _ in 0..100 {
+        match client
+            .post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", "wrong")
+            .json(&update)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                forged = Some(response.status().as_u16());
+                break;
+            }
+            // The server may still be binding.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(forged, Some(401), "a request without the secret is refused");
+    let unsigned = client.post(&url).json(&update).send().await.expect("post");
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let genuine = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret-token")
+        .json(&update)
+        .send()
+        .await
+        .expect("post");
+    assert!(genuine.status().is_success(), "{}", genuine.status());
+    let sent = mock.wait_for("sendmessage", 1, WAIT).await;
+    assert!(
+        sent.first()
+            .and_then(|r| r.text())
+            .is_some_and(|t| t.contains("Frieren")),
+        "{sent:?}"
+    );
+    assert_eq!(
+        mock.requests_to("sendmessage").len(),
+        1,
+        "the forged requests did nothing"
+    );
+    stop.cancel();
+    tokio::time::timeout(WAIT, adapter)
+        .await
+        .expect("stops")
+        .expect("no panic")
+        .expect("clean exit");
+    assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
+}

@@ -252,8 +252,10 @@ impl<N: Notifier> Dispatcher<N> {
             return Ok(out);
         }
         let store = self.app.store();
-        // Look further than `room` so one rate-limited chat does not stall the rest.
-        for due in store.due_index(platform, now, room * 8 + 64)? {
+        // Look past rate-limited chats (up to a bound) so one busy chat does
+        // not stall the rest, and stop as soon as the round is full.
+        for due in store.due_index(platform, now).take(room * 8 + 64) {
+            let due = due?;
             if out.len() >= room || !self.limiter.global_ready(now) {
                 break;
             }

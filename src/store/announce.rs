@@ -234,26 +234,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Up to `limit` queued jobs of `platform` due at `now`, earliest first,
-    /// read from the due index alone (nothing is decoded).
+    /// The queued jobs of `platform` due at `now`, earliest first, read
+    /// lazily from the due index alone (nothing is decoded).
     pub fn due_index(
         &self,
         platform: Platform,
         now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<DueJob>, StoreError> {
+    ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
         let start = vec![DUE, platform_byte(platform)];
         let mut end = start.clone();
         end.extend_from_slice(&(millis(now) + 1).to_be_bytes());
-        let mut out = Vec::new();
-        for key in self.jobs.range(start..end).keys().take(limit) {
-            let key = key?;
-            out.push(
-                decode_due(platform, &key)
-                    .ok_or_else(|| StoreError::Corrupt("bad due index key".into()))?,
-            );
-        }
-        Ok(out)
+        self.jobs.range(start..end).keys().map(move |key| {
+            decode_due(platform, &key?)
+                .ok_or_else(|| StoreError::Corrupt("bad due index key".into()))
+        })
     }
 
     /// A queued job, if it is still queued.
@@ -272,8 +266,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
-        for due in self.due_index(platform, now, limit)? {
-            match self.queued_job(&due.key)? {
+        for due in self.due_index(platform, now).take(limit) {
+            match self.queued_job(&due?.key)? {
                 Some(job) => jobs.push(job),
                 None => {
                     return Err(StoreError::Corrupt(
