@@ -26,7 +26,16 @@ pub struct Config {
     pub search: SearchConfig,
     pub announce: AnnounceConfig,
     pub telegram: TelegramConfig,
+    pub discord: DiscordConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    pub api_base: String,
+    pub dev_guild: u64,
+    pub shards: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

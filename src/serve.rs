@@ -13,7 +13,7 @@ use crate::core::app::App;
 use crate::secrets::Secrets;
 
 /// What starting an adapter needs (unread when no adapter is compiled in).
-#[cfg_attr(not(feature = "telegram"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "telegram", feature = "discord")), allow(dead_code))]
 struct Wiring<'a> {
     app: &'a App,
     config: &'a Config,
@@ -38,13 +38,13 @@ pub async fn run(
         shutdown: &shutdown,
         tasks: &mut tasks,
     };
-    let adapters: Vec<&str> = [start_telegram(&mut wiring)?]
+    let adapters: Vec<&str> = [start_telegram(&mut wiring)?, start_discord(&mut wiring)?]
         .into_iter()
         .flatten()
         .collect();
     if adapters.is_empty() {
         bail!(
-            "nothing to serve: no adapter is configured. Set TELEGRAM_BOT_TOKEN (or telegram_bot_token in {}) to run the Telegram adapter",
+            "nothing to serve: no adapter is configured. Set TELEGRAM_BOT_TOKEN or DISCORD_TOKEN (or telegram_bot_token / discord_token in {})",
             config.secrets_file.display()
         );
     }
@@ -101,9 +101,6 @@ fn start_telegram(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     use crate::core::caller::Platform;
     use crate::core::dispatch::Dispatcher;
 
-    /// How long a stopping dispatcher waits for sends in flight.
-    const GRACE: Duration = Duration::from_secs(5);
-
     let Some(token) = &w.secrets.telegram_bot_token else {
         return Ok(None);
     };
@@ -132,3 +129,44 @@ fn start_telegram(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
 fn start_telegram(_: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     Ok(None)
 }
+
+/// The Discord adapter and its dispatcher, when a bot token is set.
+#[cfg(feature = "discord")]
+fn start_discord(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
+    use std::sync::Arc;
+
+    use crate::adapters::discord;
+    use crate::core::caller::Platform;
+    use crate::core::dispatch::Dispatcher;
+
+    let Some(token) = &w.secrets.discord_token else {
+        return Ok(None);
+    };
+    w.tasks.spawn(discord::run(
+        w.app.clone(),
+        discord::http(token, &w.config.discord),
+        w.config.discord.clone(),
+        w.shutdown.clone(),
+    ));
+    let notifier = discord::DiscordNotifier::new(Arc::new(discord::http(token, &w.config.discord)));
+    let dispatcher = Dispatcher::new(
+        w.app.clone(),
+        Arc::new(notifier),
+        w.config.dispatch_settings(Platform::Discord),
+    );
+    let stop = w.shutdown.clone();
+    w.tasks.spawn(async move {
+        dispatcher.run(stop, GRACE).await;
+        Ok(())
+    });
+    Ok(Some("discord"))
+}
+
+#[cfg(not(feature = "discord"))]
+fn start_discord(_: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
+    Ok(None)
+}
+
+/// How long a stopping dispatcher waits for sends in flight.
+#[cfg(any(feature = "telegram", feature = "discord"))]
+const GRACE: Duration = Duration::from_secs(5);

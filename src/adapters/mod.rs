@@ -2,6 +2,8 @@
 //! input into core commands and renders core replies.
 
 pub mod console;
+#[cfg(feature = "discord")]
+pub mod discord;
 #[cfg(feature = "telegram")]
 pub mod telegram;
 pub mod text;

@@ -66,6 +66,53 @@ impl Markup for Html {
     }
 }
 
+/// Discord's markdown: every markdown character escaped, and `@everyone`,
+/// `@here` and mention syntax broken up (allowed mentions are off as well).
+pub struct Markdown;
+
+impl Markup for Markdown {
+    fn text(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 8);
+        for c in s.chars() {
+            if matches!(
+                c,
+                '\\' | '*'
+                    | '_'
+                    | '~'
+                    | '`'
+                    | '|'
+                    | '>'
+                    | '<'
+                    | '#'
+                    | '-'
+                    | '['
+                    | ']'
+                    | '('
+                    | ')'
+                    | '@'
+                    | ':'
+            ) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+    fn bold(s: &str) -> String {
+        format!("**{}**", Self::text(s))
+    }
+    fn italic(s: &str) -> String {
+        format!("*{}*", Self::text(s))
+    }
+    fn link(label: &str, url: &str) -> String {
+        format!(
+            "[{}]({})",
+            Self::text(label),
+            url.replace(')', "%29").replace(' ', "%20")
+        )
+    }
+}
+
 /// A reply as lines (a line may hold a paragraph). The first lines of a card
 /// are its head: what a photo caption should show first.
 pub fn lines<M: Markup>(reply: &Reply) -> Vec<String> {
@@ -196,6 +243,13 @@ fn card_lines<M: Markup>(card: &Card) -> Vec<String> {
             release.released_at.format("%Y-%m-%d %H:%M UTC")
         );
         out.push(line);
+    }
+    if let Some(next) = &card.next_episode {
+        out.push(format!(
+            "Next: episode {} at {}",
+            next.number,
+            next.at.format("%Y-%m-%d %H:%M UTC")
+        ));
     }
     if let Some(synopsis) = &card.synopsis {
         out.push(String::new());

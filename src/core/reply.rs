@@ -62,6 +62,16 @@ pub struct Card {
     pub community: Community,
     /// The most recent releases, newest first.
     pub latest_releases: Vec<Release>,
+    /// The next episode on the original (`tv`) broadcast, if scheduled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_episode: Option<NextEpisode>,
+}
+
+/// An upcoming episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextEpisode {
+    pub number: u32,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// `/anime scores`: the per-source detail.

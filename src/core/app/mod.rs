@@ -17,7 +17,8 @@ use super::clock::Clock;
 use super::command::{self, AdminCommand, Command, EpisodeInput, ParseError, ScoreInput, TitleRef};
 use super::model::{Entry, EntryId, Field, Release, SourceScore, TitleLang};
 use super::reply::{
-    Card, Choice, ErrorKind, HelpEntry, HelpView, ListItem, ListView, Picker, Reply, ScoresView,
+    Card, Choice, ErrorKind, HelpEntry, HelpView, ListItem, ListView, NextEpisode, Picker, Reply,
+    ScoresView,
 };
 use super::search::MatchKind;
 use super::{scores, text};
@@ -380,6 +381,7 @@ impl App {
             scores: scores::summarise(&entry.scores),
             community: scores::community(&self.inner.store.ratings(entry.id)?),
             latest_releases,
+            next_episode: next_broadcast(entry, self.now()),
         })
     }
 
@@ -880,6 +882,18 @@ impl App {
         entries.sort_by_key(|e| e.id);
         entries
     }
+}
+
+/// The next episode of the original broadcast after `now`.
+fn next_broadcast(entry: &Entry, now: chrono::DateTime<chrono::Utc>) -> Option<NextEpisode> {
+    let broadcast = entry.broadcasts.iter().find(|b| b.platform == "tv")?;
+    let rule: super::schedule::Rule = broadcast.rule.parse().ok()?;
+    let bounds = super::schedule::Bounds {
+        ends: broadcast.ends,
+        episodes: entry.episodes,
+    };
+    rule.next_after(now, bounds)
+        .map(|(number, at)| NextEpisode { number, at })
 }
 
 /// `TV · 2024` for pickers and lists.

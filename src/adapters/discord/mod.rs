@@ -1,0 +1,667 @@
+//! The Discord adapter (serenity): `/anime` and `/anime-admin` slash commands
+//! with autocomplete on every title, embeds, a select-menu picker, buttons,
+//! and announcements through [`DiscordNotifier`]. Interactions become the
+//! same core command lines as every other adapter's; replies are rendered by
+//! [`render`].
+//!
+//! Discord lets `default_member_permissions` hide whole commands, not
+//! subcommands, so the owner-only catalog commands are a second command,
+//! `/anime-admin`, visible to members with Manage Server (the core still
+//! checks that the caller is an owner).
+
+pub mod render;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
+use serenity::all::{
+    AutocompleteChoice, ChannelId, Client, ClientBuilder, CommandDataOption,
+    CommandDataOptionValue, CommandInteraction, CommandOptionType, ComponentInteraction,
+    ComponentInteractionDataKind, Context, CreateAllowedMentions, CreateAutocompleteResponse,
+    CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
+    GatewayIntents, GuildId, Http, HttpBuilder, Interaction, Permissions, Ready,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::DiscordConfig;
+use crate::core::announce::{Announcement, Notifier, SendOutcome};
+use crate::core::app::App;
+use crate::core::caller::{Caller, ChatRef, Platform};
+use crate::core::command::{self, Command};
+use crate::core::reply::{ErrorKind, Reply};
+
+/// Replies slower than this are deferred first (Discord allows 3 s).
+const DEFER_AFTER: Duration = Duration::from_millis(1500);
+
+/// The REST client: Discord's API, or `discord.api_base` (a mock in tests,
+/// which needs serenity's own rate limiter off to be used as a proxy; the
+/// dispatcher paces announcements itself).
+pub fn http(token: &SecretString, config: &DiscordConfig) -> Http {
+    let builder = HttpBuilder::new(token.expose_secret());
+    if config.api_base.is_empty() {
+        builder.build()
+    } else {
+        builder
+            .proxy(config.api_base.clone())
+            .ratelimiter_disabled(true)
+            .build()
+    }
+}
+
+/// The commands registered at start-up (a bulk overwrite, so idempotent).
+pub fn commands() -> Vec<CreateCommand> {
+    let title = |required: bool| {
+        CreateCommandOption::new(
+            CommandOptionType::String,
+            "title",
+            "A title, in any language (or #id)",
+        )
+        .required(required)
+        .set_autocomplete(true)
+        .max_length(command::MAX_TITLE_CHARS as u16)
+    };
+    let sub = |name: &str, about: &str| {
+        CreateCommandOption::new(CommandOptionType::SubCommand, name, about)
+    };
+    let text =
+        |name: &str, about: &str| CreateCommandOption::new(CommandOptionType::String, name, about);
+    let int = |name: &str, about: &str, min: u64, max: u64| {
+        CreateCommandOption::new(CommandOptionType::Integer, name, about)
+            .min_int_value(min)
+            .max_int_value(max)
+    };
+    let anime = CreateCommand::new("anime")
+        .description("Anime look-ups, scores and new-episode announcements")
+        .add_option(sub("info", "The card of a title").add_sub_option(title(true)))
+        .add_option(
+            sub("scores", "Scores from every source and their summary").add_sub_option(title(true)),
+        )
+        .add_option(
+            sub("rate", "Your community rating (rating again replaces it)")
+                .add_sub_option(title(true))
+                .add_sub_option(int("rating", "1 to 10", 1, 10).required(true)),
+        )
+        .add_option(
+            sub("top", "The best summary scores")
+                .add_sub_option(
+                    text("genre", "Only this genre").max_length(command::MAX_TITLE_CHARS as u16),
+                )
+                .add_sub_option(int(
+                    "count",
+                    "How many (1 to 25)",
+                    1,
+                    command::MAX_TOP as u64,
+                )),
+        )
+        .add_option(sub("airing", "Episodes airing soon").add_sub_option(int(
+            "days",
+            "How many days ahead (1 to 14)",
+            1,
+            14,
+        )))
+        .add_option(
+            sub(
+                "subscribe",
+                "Manage Server: announce new episodes in this channel (title, or all)",
+            )
+            .add_sub_option(title(true)),
+        )
+        .add_option(
+            sub(
+                "unsubscribe",
+                "Manage Server: stop announcing a title here (title, or all)",
+            )
+            .add_sub_option(title(true)),
+        )
+        .add_option(sub("subscriptions", "What this channel is subscribed to"))
+        .add_option(
+            sub(
+                "settings",
+                "Manage Server: time zone, delay, audio languages, stream",
+            )
+            .add_sub_option(
+                text("setting", "Which setting")
+                    .add_string_choice("time zone", "tz")
+                    .add_string_choice("delay (minutes)", "delay")
+                    .add_string_choice("audio languages", "audio")
+                    .add_string_choice("stream", "stream"),
+            )
+            .add_sub_option(
+                text(
+                    "value",
+                    "The new value (e.g. Asia/Kolkata, 30, tamil,japanese, tv)",
+                )
+                .max_length(100),
+            ),
+        )
+        .add_option(sub("help", "How to use the bot"));
+    let fields =
+        || text("fields", "key=value pairs, e.g. episodes=13 audio=Tamil").max_length(1000);
+    let admin = CreateCommand::new("anime-admin")
+        .description("Owners: change the catalog")
+        .default_member_permissions(Permissions::MANAGE_GUILD)
+        .add_option(
+            sub("add", "Add an entry")
+                .add_sub_option(
+                    text("title", "The new title")
+                        .required(true)
+                        .max_length(200),
+                )
+                .add_sub_option(fields()),
+        )
+        .add_option(
+            sub("edit", "Change fields")
+                .add_sub_option(title(true))
+                .add_sub_option(fields().required(true)),
+        )
+        .add_option(sub("delete", "Remove an entry and its ratings").add_sub_option(title(true)))
+        .add_option(
+            sub("alias", "add=<alias> [lang=…] or remove=<alias>")
+                .add_sub_option(title(true))
+                .add_sub_option(fields().required(true)),
+        )
+        .add_option(
+            sub(
+                "score",
+                "<source>=<value> [votes=N] [scale=MAX] [date=YYYY-MM-DD]",
+            )
+            .add_sub_option(title(true))
+            .add_sub_option(fields().required(true)),
+        )
+        .add_option(
+            sub("episode", "Record a released episode and announce it")
+                .add_sub_option(title(true))
+                .add_sub_option(
+                    int(
+                        "number",
+                        "Episode number",
+                        1,
+                        u64::from(command::MAX_EPISODE),
+                    )
+                    .required(true),
+                )
+                .add_sub_option(text("audio", "Audio language, e.g. Tamil").max_length(40))
+                .add_sub_option(text("qualities", "e.g. 480p/720p/1080p").max_length(100)),
+        )
+        .add_option(sub("audit", "Who changed what").add_sub_option(title(false)))
+        .add_option(
+            sub("deliveries", "Queued, delivered and failed announcements")
+                .add_sub_option(title(false)),
+        );
+    vec![anime, admin]
+}
+
+fn option<'a>(options: &'a [CommandDataOption], name: &str) -> Option<&'a CommandDataOptionValue> {
+    options.iter().find(|o| o.name == name).map(|o| &o.value)
+}
+
+fn string_option(options: &[CommandDataOption], name: &str) -> Option<String> {
+    match option(options, name)? {
+        CommandDataOptionValue::String(s) => Some(s.clone()),
+        CommandDataOptionValue::Autocomplete { value, .. } => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn int_option(options: &[CommandDataOption], name: &str) -> Option<i64> {
+    match option(options, name)? {
+        CommandDataOptionValue::Integer(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// An admin title argument: `#id` as is, anything else quoted so that the
+/// `key=value` pairs after it stay apart.
+fn quoted(title: &str) -> String {
+    if title.starts_with('#') {
+        title.to_owned()
+    } else {
+        format!("\"{}\"", title.replace(['"', '\u{201D}'], ""))
+    }
+}
+
+/// The core command line a slash command stands for.
+pub fn command_line(name: &str, options: &[CommandDataOption]) -> Option<String> {
+    let sub = options.first()?;
+    let CommandDataOptionValue::SubCommand(opts) = &sub.value else {
+        return None;
+    };
+    let s = |n: &str| string_option(opts, n).unwrap_or_default();
+    let n = |n: &str| {
+        int_option(opts, n)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let line = match (name, sub.name.as_str()) {
+        ("anime", "info" | "scores" | "subscribe" | "unsubscribe") => {
+            format!("/anime {} {}", sub.name, s("title"))
+        }
+        ("anime", "rate") => format!("/anime rate {} {}", s("title"), n("rating")),
+        ("anime", "top") => format!("/anime top {} {}", s("genre"), n("count")),
+        ("anime", "airing") => format!("/anime airing {}", n("days")),
+        ("anime", "subscriptions" | "help") => format!("/anime {}", sub.name),
+        ("anime", "settings") => format!("/anime settings {} {}", s("setting"), s("value")),
+        ("anime-admin", "add") => {
+            format!("/anime admin add {} {}", quoted(&s("title")), s("fields"))
+        }
+        ("anime-admin", "edit" | "alias" | "score") => format!(
+            "/anime admin {} {} {}",
+            sub.name,
+            quoted(&s("title")),
+            s("fields")
+        ),
+        ("anime-admin", "delete") => format!("/anime admin delete {}", quoted(&s("title"))),
+        ("anime-admin", "episode") => {
+            let mut line = format!(
+                "/anime admin episode {} ep={}",
+                quoted(&s("title")),
+                n("number")
+            );
+            for key in ["audio", "qualities"] {
+                let value = s(key);
+                if !value.is_empty() {
+                    line.push_str(&format!(" {key}=\"{}\"", value.replace('"', "")));
+                }
+            }
+            line
+        }
+        ("anime-admin", "audit" | "deliveries") => {
+            let title = s("title");
+            if title.is_empty() {
+                format!("/anime admin {}", sub.name)
+            } else {
+                format!("/anime admin {} {}", sub.name, quoted(&title))
+            }
+        }
+        _ => return None,
+    };
+    Some(line.trim_end().to_owned())
+}
+
+/// Chat-admin status: Manage Server, or Manage Channels, in the guild; the
+/// user alone in a direct message.
+fn caller(
+    user: u64,
+    channel: ChannelId,
+    guild: Option<GuildId>,
+    permissions: Option<Permissions>,
+) -> Caller {
+    let admin = permissions.is_some_and(|p| {
+        p.intersects(
+            Permissions::ADMINISTRATOR | Permissions::MANAGE_GUILD | Permissions::MANAGE_CHANNELS,
+        )
+    });
+    Caller {
+        platform: Platform::Discord,
+        user_id: user.to_string(),
+        chat_id: channel.get().to_string(),
+        is_chat_admin: guild.is_none() || admin,
+        is_group: guild.is_some(),
+    }
+}
+
+fn message(rendered: render::Rendered) -> CreateInteractionResponseMessage {
+    CreateInteractionResponseMessage::new()
+        .embed(rendered.embed)
+        .components(rendered.components)
+        .ephemeral(rendered.ephemeral)
+        .allowed_mentions(CreateAllowedMentions::new())
+}
+
+struct Handler {
+    app: App,
+    dev_guild: Option<GuildId>,
+    registered: AtomicBool,
+}
+
+impl Handler {
+    /// Executes off the async threads (the store does disk I/O); after
+    /// [`DEFER_AFTER`] `on_slow` runs once so the interaction can be deferred.
+    async fn execute(
+        &self,
+        caller: Caller,
+        parsed: Result<Command, command::ParseError>,
+        on_slow: impl std::future::Future<Output = ()>,
+    ) -> (Reply, bool) {
+        let app = self.app.clone();
+        let mut work = tokio::task::spawn_blocking(move || app.execute_parsed(&caller, parsed));
+        let joined = tokio::select! {
+            joined = &mut work => return (joined_reply(joined), false),
+            _ = tokio::time::sleep(DEFER_AFTER) => {
+                on_slow.await;
+                work.await
+            }
+        };
+        (joined_reply(joined), true)
+    }
+
+    async fn on_command(&self, ctx: &Context, interaction: CommandInteraction) {
+        let caller = caller(
+            interaction.user.id.get(),
+            interaction.channel_id,
+            interaction.guild_id,
+            interaction.member.as_ref().and_then(|m| m.permissions),
+        );
+        let parsed = match command_line(&interaction.data.name, &interaction.data.options) {
+            Some(line) => command::parse(&line),
+            None => Err(command::ParseError::NotACommand),
+        };
+        let http = Arc::clone(&ctx.http);
+        let (reply, deferred) = self
+            .execute(caller, parsed, async {
+                if let Err(err) = interaction.defer(&http).await {
+                    warn!(cause = %err, "cannot defer an interaction");
+                }
+            })
+            .await;
+        let rendered = render::render(&reply);
+        let result = if deferred {
+            interaction
+                .edit_response(
+                    &ctx.http,
+                    EditInteractionResponse::new()
+                        .embed(rendered.embed)
+                        .components(rendered.components)
+                        .allowed_mentions(CreateAllowedMentions::new()),
+                )
+                .await
+                .map(|_| ())
+        } else {
+            interaction
+                .create_response(
+                    &ctx.http,
+                    CreateInteractionResponse::Message(message(rendered)),
+                )
+                .await
+        };
+        if let Err(err) = result {
+            warn!(cause = %err, "cannot answer an interaction");
+        }
+    }
+
+    async fn on_autocomplete(&self, ctx: &Context, interaction: CommandInteraction) {
+        let typed = interaction
+            .data
+            .autocomplete()
+            .map(|o| o.value.to_owned())
+            .unwrap_or_default();
+        let app = self.app.clone();
+        let hits = tokio::task::spawn_blocking(move || {
+            if typed.trim().is_empty() {
+                Vec::new()
+            } else {
+                app.search(&typed, 25)
+            }
+        })
+        .await
+        .unwrap_or_default();
+        let choices = hits
+            .into_iter()
+            .map(|h| {
+                AutocompleteChoice::new(
+                    render::cut(&format!("{} · #{}", h.matched, h.id), 100),
+                    format!("#{}", h.id),
+                )
+            })
+            .collect();
+        let response = CreateInteractionResponse::Autocomplete(
+            CreateAutocompleteResponse::new().set_choices(choices),
+        );
+        if let Err(err) = interaction.create_response(&ctx.http, response).await {
+            warn!(cause = %err, "cannot answer an autocomplete");
+        }
+    }
+
+    async fn on_component(&self, ctx: &Context, interaction: ComponentInteraction) {
+        let line = match &interaction.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+            ComponentInteractionDataKind::Button => Some(interaction.data.custom_id.clone()),
+            _ => None,
+        };
+        let parsed = line
+            .as_deref()
+            .map(command::parse)
+            .filter(|p| p.as_ref().is_ok_and(Command::is_button_safe));
+        let Some(Ok(cmd)) = parsed else {
+            // Tampered data, or a component of an older version of the bot.
+            let stale = message(render::render(&Reply::error(
+                ErrorKind::BadInput,
+                "This button is no longer valid.",
+            )));
+            if let Err(err) = interaction
+                .create_response(&ctx.http, CreateInteractionResponse::Message(stale))
+                .await
+            {
+                warn!(cause = %err, "cannot answer a component");
+            }
+            return;
+        };
+        let caller = caller(
+            interaction.user.id.get(),
+            interaction.channel_id,
+            interaction.guild_id,
+            interaction.member.as_ref().and_then(|m| m.permissions),
+        );
+        let http = Arc::clone(&ctx.http);
+        let (reply, deferred) = self
+            .execute(caller, Ok(cmd), async {
+                if let Err(err) = interaction.defer(&http).await {
+                    warn!(cause = %err, "cannot defer a component");
+                }
+            })
+            .await;
+        let rendered = render::render(&reply);
+        let result = if deferred {
+            interaction
+                .edit_response(
+                    &ctx.http,
+                    EditInteractionResponse::new()
+                        .embed(rendered.embed)
+                        .components(rendered.components),
+                )
+                .await
+                .map(|_| ())
+        } else {
+            interaction
+                .create_response(
+                    &ctx.http,
+                    CreateInteractionResponse::Message(message(rendered)),
+                )
+                .await
+        };
+        if let Err(err) = result {
+            warn!(cause = %err, "cannot answer a component");
+        }
+    }
+}
+
+fn joined_reply(joined: Result<Reply, tokio::task::JoinError>) -> Reply {
+    joined.unwrap_or_else(|err| {
+        warn!(cause = %err, "a command failed");
+        Reply::error(
+            ErrorKind::Unavailable,
+            "Something went wrong on our side; please try again.",
+        )
+    })
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        info!(bot = %ready.user.name, shard = ?ready.shard, "discord gateway ready");
+        if self.registered.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let result = match self.dev_guild {
+            Some(guild) => guild.set_commands(&ctx.http, commands()).await,
+            None => serenity::all::Command::set_global_commands(&ctx.http, commands()).await,
+        };
+        match result {
+            Ok(registered) => info!(commands = registered.len(), "slash commands registered"),
+            Err(err) => {
+                self.registered.store(false, Ordering::SeqCst);
+                warn!(cause = %err, "cannot register the slash commands");
+            }
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Command(command) => self.on_command(&ctx, command).await,
+            Interaction::Autocomplete(autocomplete) => {
+                self.on_autocomplete(&ctx, autocomplete).await
+            }
+            Interaction::Component(component) => self.on_component(&ctx, component).await,
+            // Pings and modals are not used.
+            _ => {}
+        }
+    }
+}
+
+/// Runs the gateway client until `shutdown` is cancelled.
+pub async fn run(
+    app: App,
+    http: Http,
+    config: DiscordConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // GUILDS is all slash commands need; no privileged intents.
+    let handler = Handler {
+        app,
+        dev_guild: (config.dev_guild != 0).then(|| GuildId::new(config.dev_guild)),
+        registered: AtomicBool::new(false),
+    };
+    let mut client: Client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
+        .event_handler(handler)
+        .await
+        .context("cannot build the Discord client")?;
+    let shards = Arc::clone(&client.shard_manager);
+    let stopper = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        shards.shutdown_all().await;
+    });
+    let started = match parse_shards(&config.shards)? {
+        Some((range, total)) => client.start_shard_range(range, total).await,
+        None => client.start_autosharded().await,
+    };
+    stopper.abort();
+    started.context("the Discord gateway connection failed")?;
+    info!("discord adapter stopped");
+    Ok(())
+}
+
+/// `"0..2/4"`: shards 0 and 1 of 4; empty: serenity's recommendation.
+fn parse_shards(text: &str) -> anyhow::Result<Option<(std::ops::Range<u32>, u32)>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let bad = || anyhow::anyhow!("discord.shards must look like \"0..2/4\" (shards 0 and 1 of 4)");
+    let (range, total) = text.split_once('/').ok_or_else(bad)?;
+    let (start, end) = range.split_once("..").ok_or_else(bad)?;
+    let (start, end, total): (u32, u32, u32) = (
+        start.trim().parse().map_err(|_| bad())?,
+        end.trim().parse().map_err(|_| bad())?,
+        total.trim().parse().map_err(|_| bad())?,
+    );
+    if start >= end || end > total {
+        return Err(bad());
+    }
+    Ok(Some((start..end, total)))
+}
+
+/// Posts announcements to Discord channels.
+pub struct DiscordNotifier {
+    http: Arc<Http>,
+}
+
+impl DiscordNotifier {
+    pub fn new(http: Arc<Http>) -> DiscordNotifier {
+        DiscordNotifier { http }
+    }
+}
+
+impl Notifier for DiscordNotifier {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    async fn send(&self, chat: &ChatRef, announcement: &Announcement) -> SendOutcome {
+        let Some(channel) = chat
+            .chat_id
+            .parse::<u64>()
+            .ok()
+            .filter(|&id| id != 0)
+            .map(ChannelId::new)
+        else {
+            return SendOutcome::Rejected(format!(
+                "\"{}\" is not a Discord channel id",
+                chat.chat_id
+            ));
+        };
+        let rendered = render::render(&Reply::Announcement(Box::new(announcement.clone())));
+        let message = CreateMessage::new()
+            .embed(rendered.embed)
+            .allowed_mentions(CreateAllowedMentions::new());
+        match channel.send_message(&self.http, message).await {
+            Ok(sent) => SendOutcome::Delivered {
+                message_id: sent.id.get().to_string(),
+            },
+            Err(err) => outcome(err),
+        }
+    }
+}
+
+/// How long to wait after a 429 when the answer does not say (serenity does
+/// not pass Discord's `retry_after` on when its own limiter is off).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// How a failed Discord request maps onto the dispatcher's outcomes.
+fn outcome(err: serenity::Error) -> SendOutcome {
+    use serenity::all::{HttpError, StatusCode};
+    match err {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            let reason = format!(
+                "{} {} (code {})",
+                response.status_code.as_u16(),
+                response.error.message,
+                response.error.code
+            );
+            match response.status_code {
+                StatusCode::TOO_MANY_REQUESTS => SendOutcome::RetryAfter {
+                    after: DEFAULT_RETRY_AFTER,
+                    global: response.error.message.contains("global"),
+                },
+                // Missing Access / Missing Permissions, or the channel is gone (Unknown Channel, 10003).
+                StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => SendOutcome::Forbidden(reason),
+                status if status.is_server_error() => SendOutcome::Transient(reason),
+                _ => SendOutcome::Rejected(reason),
+            }
+        }
+        other => SendOutcome::Transient(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ranges() {
+        assert_eq!(parse_shards("").ok().flatten(), None);
+        assert_eq!(parse_shards("0..2/4").ok().flatten(), Some((0..2, 4)));
+        assert!(parse_shards("2..2/4").is_err());
+        assert!(parse_shards("0..5/4").is_err());
+        assert!(parse_shards("lots").is_err());
+    }
+
+    #[test]
+    fn admin_titles_are_quoted_and_ids_are_not() {
+        assert_eq!(quoted("#12"), "#12");
+        assert_eq!(quoted("A \"B\" = C"), "\"A B = C\"");
+    }
+}
