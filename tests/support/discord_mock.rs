@@ -62,6 +62,21 @@
 //! - Unknown but documented routes answer 204, `[]` or `{}` following the document's success
 //!   response, and are recorded.
 //! - String lengths are counted in Unicode scalar values, like Discord and serenity.
+//! - Integer fields accept digit strings where Discord does (64-bit fields such as
+//!   `default_member_permissions`, which serenity sends as a string), and snowflake strings
+//!   accept JSON integers. `oneOf` is checked like `anyOf` (the document's unions are told
+//!   apart by their `type`); when no branch fits, the best-fitting branch's problems are shown.
+//! - Interaction deadlines run from the builder call, or from [`DiscordMock::dispatch`] of
+//!   the `INTERACTION_CREATE`. A request answered with an injected failure changes no state
+//!   (a failed callback does not acknowledge the interaction).
+//!
+//! The gateway: HELLO (`heartbeat_interval` 41250) on connect; IDENTIFY with the token (bare
+//! or `Bot `-prefixed, serenity sends the latter) → READY (`s` 1, with `v`, `user`, `guilds:
+//! []`, `session_id`, `resume_gateway_url` = the same URL, `shard` if given, `application
+//! {id, flags}`); HEARTBEAT → HEARTBEAT_ACK at any time; RESUME → INVALID_SESSION `false`
+//! (resuming is not supported); a wrong token closes with 4004, other ops before IDENTIFY with
+//! 4003, a second IDENTIFY with 4005, unknown ops with 4001 (all violations). serenity asks for
+//! `compress: true`; the mock still sends plain text frames, which serenity reads fine.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -340,8 +355,11 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
+            Some((k, v)) => (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            ),
+            None => (percent_decode(&p.replace('+', " ")), String::new()),
         })
         .collect()
 }
@@ -352,8 +370,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && i + 2 < bytes.len() + 0
-            && i + 2 <= bytes.len() - 1
+            && i + 2 < bytes.len()
             && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
             && let Ok(b) = u8::from_str_radix(hex, 16)
         {
@@ -361,7 +378,7 @@ fn percent_decode(s: &str) -> String {
             i += 3;
             continue;
         }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        out.push(bytes[i]);
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -891,8 +908,7 @@ impl DiscordMock {
                 .collect();
             data["resolved"] = json!({ "users": users });
         }
-        let mut payload =
-            self.base_interaction(3, id, guild_id, channel_id, user_id, permissions);
+        let mut payload = self.base_interaction(3, id, guild_id, channel_id, user_id, permissions);
         payload.insert("data".into(), data);
         payload.insert("message".into(), message.clone());
         let payload = Value::Object(payload);
@@ -935,8 +951,7 @@ impl DiscordMock {
                 .map(|id| (id, true))
                 .or_else(|| find(&st.global_commands).map(|id| (id, false)))
         };
-        let (command_id, guild_command) =
-            command_id.unwrap_or_else(|| (shared.snowflake(), false));
+        let (command_id, guild_command) = command_id.unwrap_or_else(|| (shared.snowflake(), false));
         let mut data = json!({ "id": command_id.to_string(), "name": name, "type": 1 });
         if guild_command {
             data["guild_id"] = json!(guild_id.to_string());
@@ -1005,10 +1020,7 @@ impl DiscordMock {
         permissions: &str,
     ) -> Map<String, Value> {
         let shared = &self.inner.shared;
-        let token = format!(
-            "aW50ZXJhY3Rpb246{id}:mock{:x}",
-            shared.snowflake() ^ 0x5eed
-        );
+        let token = format!("aW50ZXJhY3Rpb246{id}mock{:x}", shared.snowflake() ^ 0x5eed);
         let mut p = Map::new();
         p.insert("id".into(), json!(id.to_string()));
         p.insert(
@@ -1022,10 +1034,7 @@ impl DiscordMock {
         p.insert("app_permissions".into(), json!(APP_PERMISSIONS));
         p.insert("locale".into(), json!("en-US"));
         p.insert("entitlements".into(), json!([]));
-        p.insert(
-            "attachment_size_limit".into(),
-            json!(ATTACHMENT_SIZE_LIMIT),
-        );
+        p.insert("attachment_size_limit".into(), json!(ATTACHMENT_SIZE_LIMIT));
         if guild_id != 0 {
             lock(&shared.state)
                 .channel_guilds
@@ -1281,7 +1290,10 @@ pub async fn deliver_interaction(
     let response = reqwest::Client::new()
         .post(endpoint_url)
         .header("Content-Type", "application/json")
-        .header("User-Agent", "Discord-Interactions/1.0 (+https://discord.com)")
+        .header(
+            "User-Agent",
+            "Discord-Interactions/1.0 (+https://discord.com)",
+        )
         .header("X-Signature-Ed25519", signature)
         .header("X-Signature-Timestamp", timestamp)
         .body(body)
@@ -1453,7 +1465,12 @@ fn parse_body(content_type: &str, raw: &[u8]) -> Result<Body, ApiError> {
             .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
             .map(|(_, v)| v.trim().trim_matches('"').to_owned())
             .ok_or_else(|| {
-                ApiError::new(400, 50035, "Invalid Form Body", "multipart without boundary")
+                ApiError::new(
+                    400,
+                    50035,
+                    "Invalid Form Body",
+                    "multipart without boundary",
+                )
             })?;
         let parts = parse_multipart(raw, &boundary)
             .map_err(|e| ApiError::new(400, 50035, "Invalid Form Body", e))?;
@@ -1652,7 +1669,10 @@ async fn handle_rest(
             let shown = if a.starts_with("Bot ") {
                 "a different bot token".to_owned()
             } else {
-                format!("{:?} (no \"Bot \" prefix or wrong scheme)", a.split(' ').next().unwrap_or(""))
+                format!(
+                    "{:?} (no \"Bot \" prefix or wrong scheme)",
+                    a.split(' ').next().unwrap_or("")
+                )
             };
             return violation(
                 request,
@@ -1696,10 +1716,16 @@ async fn handle_rest(
         match raw_value {
             Some(v) => {
                 let value = validator.coerce_param(&p.schema, &v);
-                validator.validate(&p.schema, &value, &[p.name.clone()], &mut problems, 0);
+                validator.validate(
+                    &p.schema,
+                    &value,
+                    std::slice::from_ref(&p.name),
+                    &mut problems,
+                    0,
+                );
             }
             None if p.required => problems.push(Problem::new(
-                &[p.name.clone()],
+                std::slice::from_ref(&p.name),
                 "BASE_TYPE_REQUIRED",
                 "This field is required",
             )),
@@ -1711,10 +1737,8 @@ async fn handle_rest(
     match &op.body {
         Some(schema) if has_body => {
             discord_checks(
-                &shared,
                 &method,
                 &route.template,
-                &params,
                 &body,
                 &mut problems,
                 &mut api_errors,
@@ -1761,19 +1785,11 @@ async fn handle_rest(
         );
     }
 
-    // Interaction and application state.
-    if let Err(e) = state_checks(&shared, &method, &route.template, &params, &body.json) {
-        return violation(
-            request,
-            format!("{label}: {}", e.why),
-            discord_error(e.status, e.code, &e.message),
-        );
-    }
+    lock(&shared.state).requests.push(request);
 
-    // Injected failures.
+    // Injected failures (served instead of the answer; they change no state).
     {
         let mut st = lock(&shared.state);
-        st.requests.push(request);
         let key = route_key(&route.template);
         let channel_id = params.get("channel_id").and_then(|c| c.parse::<u64>().ok());
         let hit = st.failures.iter().position(|rule| {
@@ -1789,6 +1805,14 @@ async fn handle_rest(
             }
             return failure.response();
         }
+    }
+
+    // Interaction and application state.
+    if let Err(e) = state_checks(&shared, &method, &route.template, &params, &body.json) {
+        lock(&shared.state)
+            .violations
+            .push(format!("{label}: {}", e.why));
+        return discord_error(e.status, e.code, &e.message);
     }
 
     answer(
@@ -1832,10 +1856,7 @@ fn state_checks(
     let deadline = st.callback_deadline;
     if template == "/interactions/{interaction_id}/{interaction_token}/callback" {
         let id = param_u64(params, "interaction_id");
-        let token = params
-            .get("interaction_token")
-            .cloned()
-            .unwrap_or_default();
+        let token = params.get("interaction_token").cloned().unwrap_or_default();
         let callback_type = body.get("type").and_then(Value::as_u64).unwrap_or(0);
         let Some(rec) = st.interactions.get_mut(&id) else {
             return Ok(());
@@ -1945,13 +1966,7 @@ fn chars(v: Option<&Value>) -> usize {
     v.and_then(Value::as_str).map_or(0, |s| s.chars().count())
 }
 
-fn max_len(
-    obj: &Value,
-    key: &str,
-    max: usize,
-    path: &[String],
-    out: &mut Vec<Problem>,
-) -> usize {
+fn max_len(obj: &Value, key: &str, max: usize, path: &[String], out: &mut Vec<Problem>) -> usize {
     let n = chars(obj.get(key));
     if n > max {
         out.push(Problem::at(
@@ -1993,7 +2008,13 @@ fn blank(v: Option<&Value>) -> bool {
     }
 }
 
-fn check_url(v: Option<&Value>, key: &str, schemes: &[&str], path: &[String], out: &mut Vec<Problem>) {
+fn check_url(
+    v: Option<&Value>,
+    key: &str,
+    schemes: &[&str],
+    path: &[String],
+    out: &mut Vec<Problem>,
+) {
     let Some(url) = v.and_then(Value::as_str) else {
         return;
     };
@@ -2067,27 +2088,60 @@ fn check_message_body(
         if let Some(footer) = embed.get("footer").filter(|f| f.is_object()) {
             let fp = extend_path(&ep, "footer");
             if blank(footer.get("text")) {
-                out.push(Problem::at(&fp, "text", "BASE_TYPE_REQUIRED", "This field is required"));
+                out.push(Problem::at(
+                    &fp,
+                    "text",
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                ));
             }
             total += max_len(footer, "text", 2048, &fp, out);
-            check_url(footer.get("icon_url"), "icon_url", &["http", "https", "attachment"], &fp, out);
+            check_url(
+                footer.get("icon_url"),
+                "icon_url",
+                &["http", "https", "attachment"],
+                &fp,
+                out,
+            );
         }
         if let Some(author) = embed.get("author").filter(|a| a.is_object()) {
             let ap = extend_path(&ep, "author");
             if blank(author.get("name")) {
-                out.push(Problem::at(&ap, "name", "BASE_TYPE_REQUIRED", "This field is required"));
+                out.push(Problem::at(
+                    &ap,
+                    "name",
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                ));
             }
             total += max_len(author, "name", 256, &ap, out);
             check_url(author.get("url"), "url", &["http", "https"], &ap, out);
-            check_url(author.get("icon_url"), "icon_url", &["http", "https", "attachment"], &ap, out);
+            check_url(
+                author.get("icon_url"),
+                "icon_url",
+                &["http", "https", "attachment"],
+                &ap,
+                out,
+            );
         }
         for key in ["image", "thumbnail"] {
             if let Some(media) = embed.get(key).filter(|m| m.is_object()) {
                 let mp = extend_path(&ep, key);
                 if media.get("url").is_none() {
-                    out.push(Problem::at(&mp, "url", "BASE_TYPE_REQUIRED", "This field is required"));
+                    out.push(Problem::at(
+                        &mp,
+                        "url",
+                        "BASE_TYPE_REQUIRED",
+                        "This field is required",
+                    ));
                 }
-                check_url(media.get("url"), "url", &["http", "https", "attachment"], &mp, out);
+                check_url(
+                    media.get("url"),
+                    "url",
+                    &["http", "https", "attachment"],
+                    &mp,
+                    out,
+                );
             }
         }
     }
@@ -2125,7 +2179,12 @@ fn check_message_body(
         }
     }
     let mut custom_ids = HashSet::new();
-    check_components(&components, &extend_path(path, "components"), &mut custom_ids, out);
+    check_components(
+        &components,
+        &extend_path(path, "components"),
+        &mut custom_ids,
+        out,
+    );
     if require_nonempty {
         let nonempty = |key: &str| match body.get(key) {
             Some(Value::String(s)) => !s.is_empty(),
@@ -2133,9 +2192,16 @@ fn check_message_body(
             Some(Value::Object(_)) => true,
             _ => false,
         };
-        if !["content", "embeds", "components", "sticker_ids", "attachments", "poll"]
-            .iter()
-            .any(|k| nonempty(k))
+        if ![
+            "content",
+            "embeds",
+            "components",
+            "sticker_ids",
+            "attachments",
+            "poll",
+        ]
+        .iter()
+        .any(|k| nonempty(k))
             && files == 0
         {
             api_errors.push(ApiError::new(
@@ -2184,7 +2250,7 @@ fn check_components(
                         "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
                         "A link button cannot have a custom_id",
                     )),
-                    6 => {}
+                    5 | 6 => {}
                     _ if !has_custom_id => out.push(Problem::at(
                         &cp,
                         "custom_id",
@@ -2202,7 +2268,8 @@ fn check_components(
                 if style == 5 {
                     check_url(c.get("url"), "url", &["http", "https", "discord"], &cp, out);
                 }
-                if blank(c.get("label")) && c.get("emoji").is_none_or(Value::is_null) && style != 6 {
+                if blank(c.get("label")) && c.get("emoji").is_none_or(Value::is_null) && style != 6
+                {
                     out.push(Problem::at(
                         &cp,
                         "label",
@@ -2231,9 +2298,7 @@ fn check_components(
                         &cp,
                         "max_values",
                         "SELECT_COMPONENT_VALUES_INVALID",
-                        format!(
-                            "min_values {min} / max_values {max} do not fit {options} options"
-                        ),
+                        format!("min_values {min} / max_values {max} do not fit {options} options"),
                     ));
                 }
             }
@@ -2289,7 +2354,12 @@ fn check_command(cmd: &Value, path: &[String], partial: bool, out: &mut Vec<Prob
     if let Some(name) = cmd.get("name").and_then(Value::as_str) {
         total += name.chars().count();
         if let Err(e) = valid_command_name(name, chat_input) {
-            out.push(Problem::at(path, "name", "APPLICATION_COMMAND_INVALID_NAME", e));
+            out.push(Problem::at(
+                path,
+                "name",
+                "APPLICATION_COMMAND_INVALID_NAME",
+                e,
+            ));
         }
     }
     let description = cmd.get("description").and_then(Value::as_str);
@@ -2336,7 +2406,12 @@ fn check_command(cmd: &Value, path: &[String], partial: bool, out: &mut Vec<Prob
     total
 }
 
-fn check_options(options: &[Value], path: &[String], depth: usize, out: &mut Vec<Problem>) -> usize {
+fn check_options(
+    options: &[Value],
+    path: &[String],
+    depth: usize,
+    out: &mut Vec<Problem>,
+) -> usize {
     let mut total = 0;
     if options.len() > 25 {
         out.push(Problem::new(
@@ -2365,7 +2440,12 @@ fn check_options(options: &[Value], path: &[String], depth: usize, out: &mut Vec
         if let Some(name) = option.get("name").and_then(Value::as_str) {
             total += name.chars().count();
             if let Err(e) = valid_command_name(name, true) {
-                out.push(Problem::at(&op, "name", "APPLICATION_COMMAND_INVALID_NAME", e));
+                out.push(Problem::at(
+                    &op,
+                    "name",
+                    "APPLICATION_COMMAND_INVALID_NAME",
+                    e,
+                ));
             }
             if !names.insert(name.to_owned()) {
                 out.push(Problem::at(
@@ -2380,7 +2460,10 @@ fn check_options(options: &[Value], path: &[String], depth: usize, out: &mut Vec
             total += d.chars().count();
         }
         bad_length(option, "description", 1, 100, &op, out);
-        let required = option.get("required").and_then(Value::as_bool).unwrap_or(false);
+        let required = option
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if !matches!(kind, 1 | 2) {
             if required && seen_optional {
                 out.push(Problem::at(
@@ -2407,8 +2490,7 @@ fn check_options(options: &[Value], path: &[String], depth: usize, out: &mut Vec
                 "Must be 25 or fewer in length.",
             ));
         }
-        if !choices.is_empty()
-            && option.get("autocomplete").and_then(Value::as_bool) == Some(true)
+        if !choices.is_empty() && option.get("autocomplete").and_then(Value::as_bool) == Some(true)
         {
             out.push(Problem::at(
                 &op,
@@ -2429,9 +2511,10 @@ fn check_options(options: &[Value], path: &[String], depth: usize, out: &mut Vec
         if let Some(sub) = option.get("options").and_then(Value::as_array) {
             match kind {
                 1 if depth <= 1 => {
-                    if sub.iter().any(|o| {
-                        matches!(o.get("type").and_then(Value::as_u64), Some(1 | 2))
-                    }) {
+                    if sub
+                        .iter()
+                        .any(|o| matches!(o.get("type").and_then(Value::as_u64), Some(1 | 2)))
+                    {
                         out.push(Problem::at(
                             &op,
                             "options",
@@ -2504,7 +2587,12 @@ fn check_command_list(cmds: &[Value], out: &mut Vec<Problem>) {
     }
 }
 
-fn check_callback(body: &Value, files: usize, out: &mut Vec<Problem>, api_errors: &mut Vec<ApiError>) {
+fn check_callback(
+    body: &Value,
+    files: usize,
+    out: &mut Vec<Problem>,
+    api_errors: &mut Vec<ApiError>,
+) {
     let Some(kind) = body.get("type").and_then(Value::as_u64) else {
         return;
     };
@@ -2525,7 +2613,10 @@ fn check_callback(body: &Value, files: usize, out: &mut Vec<Problem>, api_errors
                 check_message_body(d, &data_path, false, files, out, api_errors);
             }
         }
-        8 => match data.and_then(|d| d.get("choices")).and_then(Value::as_array) {
+        8 => match data
+            .and_then(|d| d.get("choices"))
+            .and_then(Value::as_array)
+        {
             Some(choices) => {
                 let cp = extend_path(&data_path, "choices");
                 if choices.len() > 25 {
@@ -2539,7 +2630,12 @@ fn check_callback(body: &Value, files: usize, out: &mut Vec<Problem>, api_errors
                     let p = extend_path(&cp, i);
                     bad_length(choice, "name", 1, 100, &p, out);
                     if choice.get("value").is_none() {
-                        out.push(Problem::at(&p, "value", "BASE_TYPE_REQUIRED", "This field is required"));
+                        out.push(Problem::at(
+                            &p,
+                            "value",
+                            "BASE_TYPE_REQUIRED",
+                            "This field is required",
+                        ));
                     }
                     max_len(choice, "value", 100, &p, out);
                 }
@@ -2555,12 +2651,20 @@ fn check_callback(body: &Value, files: usize, out: &mut Vec<Problem>, api_errors
             Some(d) => {
                 for key in ["custom_id", "title", "components"] {
                     if d.get(key).is_none() {
-                        out.push(Problem::at(&data_path, key, "BASE_TYPE_REQUIRED", "This field is required"));
+                        out.push(Problem::at(
+                            &data_path,
+                            key,
+                            "BASE_TYPE_REQUIRED",
+                            "This field is required",
+                        ));
                     }
                 }
                 bad_length(d, "custom_id", 1, 100, &data_path, out);
                 bad_length(d, "title", 1, 45, &data_path, out);
-                let rows = d.get("components").and_then(Value::as_array).map_or(0, Vec::len);
+                let rows = d
+                    .get("components")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
                 if rows == 0 || rows > 5 {
                     out.push(Problem::at(
                         &data_path,
@@ -2585,11 +2689,10 @@ fn check_callback(body: &Value, files: usize, out: &mut Vec<Problem>, api_errors
     }
 }
 
+/// Discord's documented limits the schema cannot express, by route.
 fn discord_checks(
-    _shared: &Shared,
     method: &str,
     template: &str,
-    _params: &BTreeMap<String, String>,
     body: &Body,
     out: &mut Vec<Problem>,
     api_errors: &mut Vec<ApiError>,
@@ -2691,7 +2794,12 @@ fn apply_edit(m: &mut Value, body: &Value, files: &[String]) {
         let kept: Vec<Value> = body
             .get("attachments")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|x| x.get("filename").is_none()).cloned().collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|x| x.get("filename").is_none())
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let channel = obj
             .get("channel_id")
@@ -3114,12 +3222,7 @@ fn commands_answer(
         }
         ("POST", None) => {
             let existing = list.iter().position(|e| same(e, body));
-            let cmd = command_response(
-                shared,
-                body,
-                guild_id,
-                existing.map(|i| &list[i]),
-            );
+            let cmd = command_response(shared, body, guild_id, existing.map(|i| &list[i]));
             match existing {
                 Some(i) => {
                     list[i] = cmd.clone();
@@ -3176,12 +3279,16 @@ async fn gateway_upgrade(
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match get("v").as_deref() {
         Some("10") => {}
-        other => problems.push(format!("gateway: connected with v={other:?}, expected \"10\"")),
+        other => problems.push(format!(
+            "gateway: connected with v={other:?}, expected \"10\""
+        )),
     }
     if let Some(e) = get("encoding")
         && e != "json"
     {
-        problems.push(format!("gateway: encoding={e:?}; the mock speaks JSON only"));
+        problems.push(format!(
+            "gateway: encoding={e:?}; the mock speaks JSON only"
+        ));
     }
     if let Some(c) = get("compress") {
         problems.push(format!(
@@ -3274,7 +3381,7 @@ async fn run_session(shared: Arc<Shared>, mut socket: WebSocket) {
                         None => break,
                     }
                 }
-                _ = shutdown.wait_for(|stop| *stop) => {
+                _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
                     send_close(&mut socket, 1001, "mock stopped").await;
                     break;
                 }
@@ -3339,9 +3446,10 @@ fn handle_frame(shared: &Shared, session_id: u64, text: &str) -> FrameOutcome {
             }
             let shard = d.get("shard").cloned().filter(|s| !s.is_null());
             if let Some(s) = &shard {
-                let pair = s.as_array().filter(|a| a.len() == 2).and_then(|a| {
-                    Some((a[0].as_u64()?, a[1].as_u64()?))
-                });
+                let pair = s
+                    .as_array()
+                    .filter(|a| a.len() == 2)
+                    .and_then(|a| Some((a[0].as_u64()?, a[1].as_u64()?)));
                 match pair {
                     Some((id, n)) if id < n => {}
                     _ => {
@@ -3475,8 +3583,8 @@ fn resolve_ref<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
 }
 
 fn load_spec() -> Result<Spec, String> {
-    let text = std::fs::read_to_string(SPEC_PATH)
-        .map_err(|e| format!("cannot read {SPEC_PATH}: {e}"))?;
+    let text =
+        std::fs::read_to_string(SPEC_PATH).map_err(|e| format!("cannot read {SPEC_PATH}: {e}"))?;
     let root: Value =
         serde_json::from_str(&text).map_err(|e| format!("{SPEC_PATH} is not JSON: {e}"))?;
     let paths = root
@@ -3549,7 +3657,8 @@ fn load_spec() -> Result<Spec, String> {
                     Some(schema) => {
                         let schema = resolve_ref(&root, schema);
                         let is_array = schema.get("type").is_some_and(|t| {
-                            t == "array" || t.as_array().is_some_and(|a| a.contains(&json!("array")))
+                            t == "array"
+                                || t.as_array().is_some_and(|a| a.contains(&json!("array")))
                         }) || schema.get("items").is_some();
                         if is_array {
                             Success::Array
@@ -3750,10 +3859,7 @@ impl Validator<'_> {
         match t {
             "null" => v.is_null(),
             "boolean" => v.is_boolean(),
-            "string" => {
-                v.is_string()
-                    || (format == "snowflake" && v.as_u64().is_some())
-            }
+            "string" => v.is_string() || (format == "snowflake" && v.as_u64().is_some()),
             "integer" => {
                 is_integer(v)
                     || (v.as_str().is_some_and(integer_string)
@@ -3803,7 +3909,10 @@ impl Validator<'_> {
                 "MODEL_TYPE_CONVERT",
                 "Only dictionaries may be used in a ModelType".to_owned(),
             ),
-            _ => ("BASE_TYPE_INVALID", format!("Expected null, got {}", short(v))),
+            _ => (
+                "BASE_TYPE_INVALID",
+                format!("Expected null, got {}", short(v)),
+            ),
         };
         Problem::new(path, code, message)
     }
@@ -3819,9 +3928,11 @@ impl Validator<'_> {
         if depth > 64 {
             return;
         }
-        if let Some(r) = schema.get("$ref") {
-            let target = self.resolve(&json!({ "$ref": r })).clone();
-            self.validate(&target, v, path, out, depth + 1);
+        if schema.get("$ref").is_some() {
+            let target = resolve_ref(self.root, schema);
+            if target.get("$ref").is_none() {
+                self.validate(target, v, path, out, depth + 1);
+            }
         }
         let Some(s) = schema.as_object() else {
             return;
@@ -3870,7 +3981,12 @@ impl Validator<'_> {
             ));
         }
         match v {
-            Value::String(text) => self.string_checks(s, text, path, out),
+            Value::String(text) => {
+                self.string_checks(s, text, path, out);
+                if integer_string(text) && self.types_of(schema).iter().any(|t| t == "integer") {
+                    self.number_checks(s, v, path, out);
+                }
+            }
             Value::Number(_) => self.number_checks(s, v, path, out),
             Value::Array(items) => {
                 let n = items.len();
@@ -4032,13 +4148,20 @@ impl Validator<'_> {
             Some("uri") => {
                 let ok = text.split_once(':').is_some_and(|(scheme, rest)| {
                     !rest.is_empty()
-                        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && scheme
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_alphabetic())
                         && scheme
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
                 });
                 if !ok {
-                    out.push(Problem::new(path, "URL_TYPE_INVALID_URL", "Not a well formed URL."));
+                    out.push(Problem::new(
+                        path,
+                        "URL_TYPE_INVALID_URL",
+                        "Not a well formed URL.",
+                    ));
                 }
             }
             _ => {}
@@ -4046,7 +4169,9 @@ impl Validator<'_> {
         match s.get("pattern").and_then(Value::as_str) {
             Some("^(0|[1-9][0-9]*)$") => {
                 let ok = text == "0"
-                    || (text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0') && !text.is_empty());
+                    || (text.bytes().all(|b| b.is_ascii_digit())
+                        && !text.starts_with('0')
+                        && !text.is_empty());
                 let fits = text.parse::<u64>().is_ok();
                 if !ok || !fits {
                     out.push(Problem::new(
@@ -4059,14 +4184,24 @@ impl Validator<'_> {
             Some("^#(([0-9a-fA-F]{2}){3}|([0-9a-fA-F]){3})$") => {
                 let hex = text.strip_prefix('#').unwrap_or("");
                 if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())) {
-                    out.push(Problem::new(path, "STRING_TYPE_REGEX", "String value did not match validation regex."));
+                    out.push(Problem::new(
+                        path,
+                        "STRING_TYPE_REGEX",
+                        "String value did not match validation regex.",
+                    ));
                 }
             }
             _ => {}
         }
     }
 
-    fn number_checks(&self, s: &Map<String, Value>, v: &Value, path: &[String], out: &mut Vec<Problem>) {
+    fn number_checks(
+        &self,
+        s: &Map<String, Value>,
+        v: &Value,
+        path: &[String],
+        out: &mut Vec<Problem>,
+    ) {
         let Some(x) = number_of(v) else {
             return;
         };
@@ -4091,7 +4226,13 @@ impl Validator<'_> {
     }
 }
 
-fn length_problem(n: usize, min: Option<u64>, max: Option<u64>, path: &[String], out: &mut Vec<Problem>) {
+fn length_problem(
+    n: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+    path: &[String],
+    out: &mut Vec<Problem>,
+) {
     let n = n as u64;
     let too_short = min.is_some_and(|m| n < m);
     let too_long = max.is_some_and(|m| n > m);
@@ -4103,8 +4244,14 @@ fn length_problem(n: usize, min: Option<u64>, max: Option<u64>, path: &[String],
             "BASE_TYPE_BAD_LENGTH",
             format!("Must be between {a} and {b} in length."),
         ),
-        (_, Some(b)) => ("BASE_TYPE_MAX_LENGTH", format!("Must be {b} or fewer in length.")),
-        (Some(a), None) => ("BASE_TYPE_MIN_LENGTH", format!("Must be {a} or more in length.")),
+        (_, Some(b)) => (
+            "BASE_TYPE_MAX_LENGTH",
+            format!("Must be {b} or fewer in length."),
+        ),
+        (Some(a), None) => (
+            "BASE_TYPE_MIN_LENGTH",
+            format!("Must be {a} or more in length."),
+        ),
         (None, None) => return,
     };
     out.push(Problem::new(path, code, message));
