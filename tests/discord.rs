@@ -1,0 +1,457 @@
+#![cfg(feature = "discord")]
+//! The Discord adapter end to end: the real serenity client (REST and
+//! gateway) against a local mock on 127.0.0.1 that validates every request
+//! against Discord's OpenAPI document (`../shared/specs/discord-openapi.json`).
+
+#[path = "support/discord_mock.rs"]
+mod discord_mock;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use discord_mock::{DiscordMock, Failure};
+use rouge::adapters::discord::{self, DiscordNotifier};
+use rouge::config::{Config, DiscordConfig};
+use rouge::core::app::{App, Settings};
+use rouge::core::caller::{ChatRef, Platform};
+use rouge::core::clock::SystemClock;
+use rouge::core::dispatch::{DispatchSettings, Dispatcher, RateLimits};
+use rouge::store::Store;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GmOcK1.rouge-test-secret";
+const APP_ID: u64 = 1_200_000_000_000_000_002;
+const GUILD: u64 = 800_000_000_000_000_001;
+const CHANNEL: u64 = 900_000_000_000_000_042;
+const OWNER: u64 = 700_000_000_000_000_001;
+const MEMBER: u64 = 700_000_000_000_000_007;
+/// Manage Server (1 << 5).
+const MANAGE_GUILD: &str = "32";
+const CALLBACK: &str = "/interactions/{interaction_id}/{interaction_token}/callback";
+const MESSAGES: &str = "/channels/{channel_id}/messages";
+const WAIT: Duration = Duration::from_secs(15);
+
+macro_rules! require_spec {
+    () => {
+        if !DiscordMock::spec_available() {
+            println!("skipping: ../shared/specs/discord-openapi.json not found");
+            return;
+        }
+    };
+}
+
+struct Harness {
+    mock: DiscordMock,
+    app: App,
+    config: DiscordConfig,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    next_id: u64,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let mock = DiscordMock::start(TOKEN, APP_ID).await;
+        let settings = Settings {
+            owners: vec![format!("discord:{OWNER}")],
+            ..Settings::default()
+        };
+        let app = App::open(
+            Store::temporary().expect("store"),
+            settings,
+            Arc::new(SystemClock),
+        )
+        .expect("app");
+        let mut config = Config::load_without_env(None).expect("defaults").discord;
+        config.api_base = mock.url();
+        let stop = CancellationToken::new();
+        let adapter = tokio::spawn({
+            let (app, config, stop) = (app.clone(), config.clone(), stop.clone());
+            let http = discord::http(&SecretString::from(TOKEN), &config);
+            async move {
+                discord::run(app, http, config, stop)
+                    .await
+                    .expect("the adapter runs")
+            }
+        });
+        assert!(
+            mock.wait_for_session(WAIT).await,
+            "no gateway session: {:?}",
+            mock.violations()
+        );
+        Harness {
+            mock,
+            app,
+            config,
+            stop,
+            tasks: vec![adapter],
+            next_id: 1000,
+        }
+    }
+
+    fn start_dispatcher(&mut self) {
+        let http = Arc::new(discord::http(&SecretString::from(TOKEN), &self.config));
+        let settings = DispatchSettings {
+            backoff_base: Duration::from_millis(200),
+            ..DispatchSettings::with_limits(RateLimits::DISCORD)
+        };
+        let dispatcher = Dispatcher::new(
+            self.app.clone(),
+            Arc::new(DiscordNotifier::new(http)),
+            settings,
+        );
+        let stop = self.stop.clone();
+        self.tasks.push(tokio::spawn(async move {
+            dispatcher.run(stop, Duration::from_secs(2)).await
+        }));
+    }
+
+    /// Dispatches an interaction and returns the adapter's callback body.
+    async fn interact(&mut self, payload: Value) -> Value {
+        let before = self.mock.requests_to("POST", CALLBACK).len();
+        assert_eq!(self.mock.dispatch("INTERACTION_CREATE", payload), 1);
+        let callbacks = self.mock.wait_for("POST", CALLBACK, before + 1, WAIT).await;
+        assert!(
+            callbacks.len() > before,
+            "no answer; violations: {:?}",
+            self.mock.violations()
+        );
+        callbacks[before].body.clone()
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    async fn slash(
+        &mut self,
+        user: u64,
+        permissions: &str,
+        name: &str,
+        sub: &str,
+        options: Value,
+    ) -> Value {
+        let id = self.id();
+        let payload = self.mock.interaction_command(
+            id,
+            GUILD,
+            CHANNEL,
+            user,
+            permissions,
+            name,
+            json!([{ "type": 1, "name": sub, "options": options }]),
+        );
+        self.interact(payload).await
+    }
+
+    async fn stop(self) {
+        assert!(
+            self.mock.violations().is_empty(),
+            "requests Discord would reject: {:#?}",
+            self.mock.violations()
+        );
+        self.stop.cancel();
+        for task in self.tasks {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("stops in time")
+                .expect("no panic");
+        }
+    }
+}
+
+fn embed_text(callback: &Value) -> String {
+    let embed = &callback["data"]["embeds"][0];
+    let mut text = format!(
+        "{} {}",
+        embed["title"].as_str().unwrap_or(""),
+        embed["description"].as_str().unwrap_or("")
+    );
+    for field in embed["fields"].as_array().cloned().unwrap_or_default() {
+        text.push_str(&format!(
+            " | {}: {}",
+            field["name"].as_str().unwrap_or(""),
+            field["value"].as_str().unwrap_or("")
+        ));
+    }
+    text
+}
+
+fn ephemeral(callback: &Value) -> bool {
+    callback["data"]["flags"]
+        .as_u64()
+        .is_some_and(|f| f & 64 != 0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_registered_and_info_answers_with_an_embed() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    h.mock
+        .wait_for("PUT", "/applications/{application_id}/commands", 1, WAIT)
+        .await;
+    let names: Vec<String> = h
+        .mock
+        .global_commands()
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    assert_eq!(names, ["anime", "anime-admin"]);
+    let callback = h
+        .slash(
+            MEMBER,
+            "0",
+            "anime",
+            "info",
+            json!([{ "type": 3, "name": "title", "value": "metallic rouge" }]),
+        )
+        .await;
+    assert_eq!(callback["type"], 4);
+    let text = embed_text(&callback);
+    for fact in [
+        "Metallic Rouge",
+        "13 × 24 min",
+        "Tamil",
+        "480p, 720p, 1080p",
+        "IMDb 5.9",
+        "MyAnimeList 6.2",
+        "average **6.1**",
+    ] {
+        assert!(text.contains(fact), "{fact:?} missing in {text}");
+    }
+    assert_eq!(
+        callback["data"]["allowed_mentions"]["parse"],
+        json!([]),
+        "the bot never pings"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autocomplete_offers_titles_and_a_picker_choice_gets_the_card() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let id = h.id();
+    let payload = h.mock.interaction_autocomplete(
+        id, GUILD, CHANNEL, MEMBER, "0", "anime",
+        json!([{ "type": 1, "name": "info", "options": [{ "type": 3, "name": "title", "value": "metalic" }] }]),
+        "title",
+    );
+    let callback = h.interact(payload).await;
+    assert_eq!(callback["type"], 8);
+    let choices = callback["data"]["choices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!choices.is_empty() && choices.len() <= 25);
+    assert_eq!(choices[0]["value"], "#1");
+
+    let picker = h
+        .slash(
+            MEMBER,
+            "0",
+            "anime",
+            "scores",
+            json!([{ "type": 3, "name": "title", "value": "de" }]),
+        )
+        .await;
+    let options = picker["data"]["components"][0]["components"][0]["options"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let value = options
+        .first()
+        .and_then(|o| o["value"].as_str())
+        .expect("a choice")
+        .to_owned();
+    let id = h.id();
+    let payload = h.mock.interaction_component(
+        id,
+        GUILD,
+        CHANNEL,
+        MEMBER,
+        "0",
+        discord::render::PICKER_ID,
+        3,
+        vec![value.clone()],
+        None,
+    );
+    let card = h.interact(payload).await;
+    assert!(
+        embed_text(&card).starts_with("Scores for"),
+        "{}",
+        embed_text(&card)
+    );
+    // A forged component asking for an admin command is refused.
+    let id = h.id();
+    let payload = h.mock.interaction_component(
+        id,
+        GUILD,
+        CHANNEL,
+        MEMBER,
+        "0",
+        "/anime admin delete #1",
+        2,
+        Vec::new(),
+        None,
+    );
+    let refused = h.interact(payload).await;
+    assert!(ephemeral(&refused) && embed_text(&refused).contains("no longer valid"));
+    assert!(h.app.entry(1).is_some());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manage_server_subscribes_and_an_owners_episode_posts_once() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    h.start_dispatcher();
+    let title = json!([{ "type": 3, "name": "title", "value": "#1" }]);
+    let refused = h
+        .slash(MEMBER, "0", "anime", "subscribe", title.clone())
+        .await;
+    assert!(
+        ephemeral(&refused) && embed_text(&refused).contains("Only this chat's admins"),
+        "{}",
+        embed_text(&refused)
+    );
+    let done = h
+        .slash(MEMBER, MANAGE_GUILD, "anime", "subscribe", title.clone())
+        .await;
+    assert!(
+        embed_text(&done).contains("Subscribed this chat"),
+        "{}",
+        embed_text(&done)
+    );
+    let not_owner = h.slash(MEMBER, MANAGE_GUILD, "anime-admin", "episode", json!([
+        { "type": 3, "name": "title", "value": "#1" }, { "type": 4, "name": "number", "value": 13 }
+    ])).await;
+    assert!(embed_text(&not_owner).contains("Only the bot's owners"));
+    let released = h.slash(OWNER, MANAGE_GUILD, "anime-admin", "episode", json!([
+        { "type": 3, "name": "title", "value": "#1" }, { "type": 4, "name": "number", "value": 13 },
+        { "type": 3, "name": "audio", "value": "Tamil" }, { "type": 3, "name": "qualities", "value": "480p/720p/1080p" }
+    ])).await;
+    assert!(
+        embed_text(&released).contains("Announcing it in 1 chat"),
+        "{}",
+        embed_text(&released)
+    );
+    let posts = h.mock.wait_for("POST", MESSAGES, 1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.mock.requests_to("POST", MESSAGES).len(),
+        1,
+        "exactly one post"
+    );
+    let post = &posts[0];
+    assert_eq!(post.param_u64("channel_id"), Some(CHANNEL));
+    let embed = &post.body["embeds"][0];
+    assert!(
+        embed["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("episode 13")),
+        "{embed}"
+    );
+    assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_unknown_channel_deactivates() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let (slow, gone) = (900_000_000_000_000_100u64, 900_000_000_000_000_101u64);
+    for channel in [slow, gone] {
+        let id = h.id();
+        let payload = h.mock.interaction_command(id, GUILD, channel, MEMBER, MANAGE_GUILD, "anime", json!([{ "type": 1, "name": "subscribe", "options": [{ "type": 3, "name": "title", "value": "#1" }] }]));
+        h.interact(payload).await;
+    }
+    h.mock.fail(
+        "POST",
+        MESSAGES,
+        Some(slow),
+        Failure::RateLimited {
+            retry_after: 0.5,
+            global: false,
+        },
+        1,
+    );
+    h.mock
+        .fail("POST", MESSAGES, Some(gone), Failure::UnknownChannel, 1);
+    h.slash(OWNER, MANAGE_GUILD, "anime-admin", "episode", json!([{ "type": 3, "name": "title", "value": "#1" }, { "type": 4, "name": "number", "value": 12 }])).await;
+    h.start_dispatcher();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let to_slow = h
+            .mock
+            .requests_to("POST", MESSAGES)
+            .iter()
+            .filter(|r| r.param_u64("channel_id") == Some(slow))
+            .count();
+        if to_slow >= 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rate-limited post should be retried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let gone_chat = ChatRef {
+        platform: Platform::Discord,
+        chat_id: gone.to_string(),
+    };
+    while h
+        .app
+        .store()
+        .subscriptions_of(&gone_chat)
+        .expect("subs")
+        .iter()
+        .any(|s| s.active)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Unknown Channel should deactivate the subscription"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_ephemeral_reply() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let long = "@everyone <@&1> **x** ".repeat(5);
+    let cases = [
+        (
+            "info",
+            json!([{ "type": 3, "name": "title", "value": long }]),
+            "Nothing matches",
+        ),
+        (
+            "settings",
+            json!([{ "type": 3, "name": "setting", "value": "tz" }, { "type": 3, "name": "value", "value": "Mars/Base" }]),
+            "not a time zone",
+        ),
+        (
+            "rate",
+            json!([{ "type": 3, "name": "title", "value": "#424242" }, { "type": 4, "name": "rating", "value": 5 }]),
+            "no entry",
+        ),
+    ];
+    for (sub, options, expected) in cases {
+        let callback = h.slash(MEMBER, MANAGE_GUILD, "anime", sub, options).await;
+        assert!(ephemeral(&callback), "{callback}");
+        let text = embed_text(&callback);
+        assert!(text.contains(expected), "{sub}: {text}");
+        assert!(
+            !text.replace("\\@everyone", "").contains("@everyone"),
+            "mentions are escaped: {text}"
+        );
+    }
+    h.stop().await;
+}
