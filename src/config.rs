@@ -36,6 +36,7 @@ pub struct DiscordConfig {
     pub api_base: String,
     pub dev_guild: u64,
     pub shards: String,
+    pub interactions_listen: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +174,13 @@ impl Config {
         if t.webhook_listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::Invalid(
                 "telegram.webhook_listen must be an address such as 127.0.0.1:8443".into(),
+            ));
+        }
+        let listen = &self.discord.interactions_listen;
+        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(
+                "discord.interactions_listen must be an address such as 127.0.0.1:8444, or empty"
+                    .into(),
             ));
         }
         let a = &self.announce;

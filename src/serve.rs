@@ -130,17 +130,41 @@ fn start_telegram(_: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     Ok(None)
 }
 
-/// The Discord adapter and its dispatcher, when a bot token is set.
+/// The Discord gateway adapter and its dispatcher when a bot token is set,
+/// and the interactions endpoint when `discord.interactions_listen` is.
 #[cfg(feature = "discord")]
 fn start_discord(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     use std::sync::Arc;
+
+    use anyhow::Context as _;
 
     use crate::adapters::discord;
     use crate::core::caller::Platform;
     use crate::core::dispatch::Dispatcher;
 
+    let endpoint = !w.config.discord.interactions_listen.is_empty();
+    if endpoint {
+        let key = w
+            .secrets
+            .discord_public_key
+            .as_ref()
+            .context("discord.interactions_listen is set but DISCORD_PUBLIC_KEY is not")?;
+        let verifier = discord::endpoint::verifier(key)?;
+        let listen = w
+            .config
+            .discord
+            .interactions_listen
+            .parse()
+            .context("discord.interactions_listen is not an address")?;
+        w.tasks.spawn(discord::endpoint::run(
+            w.app.clone(),
+            listen,
+            verifier,
+            w.shutdown.clone(),
+        ));
+    }
     let Some(token) = &w.secrets.discord_token else {
-        return Ok(None);
+        return Ok(endpoint.then_some("discord interactions endpoint"));
     };
     w.tasks.spawn(discord::run(
         w.app.clone(),

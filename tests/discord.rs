@@ -455,3 +455,105 @@ async fn bad_input_gets_a_clear_ephemeral_reply() {
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interactions_endpoint_verifies_signatures_and_freshness() {
+    require_spec!();
+    // The mock only builds the interaction payloads here.
+    let mock = DiscordMock::start(TOKEN, APP_ID).await;
+    let app = App::open(
+        Store::temporary().expect("store"),
+        Settings::default(),
+        Arc::new(SystemClock),
+    )
+    .expect("app");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[8u8; 32]);
+    let verifier =
+        discord::endpoint::verifier(&SecretString::from(discord_mock::public_key_hex(&key)))
+            .expect("key");
+    assert!(discord::endpoint::verifier(&SecretString::from("not-hex")).is_err());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/interactions",
+        listener.local_addr().expect("addr")
+    );
+    let stop = CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        let router = discord::endpoint::router(app, verifier);
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        }
+    });
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>, signature: Option<(String, String)>| {
+        let mut request = client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some((sig, ts)) = signature {
+            request = request
+                .header("X-Signature-Ed25519", sig)
+                .header("X-Signature-Timestamp", ts);
+        }
+        request.send()
+    };
+    let ping = serde_json::to_vec(&json!({"type": 1, "id": "1", "application_id": APP_ID.to_string(), "token": "t", "version": 1})).expect("json");
+    let response = post(ping.clone(), Some(discord_mock::sign_now(&key, &ping)))
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.json::<Value>().await.expect("json")["type"], 1);
+
+    let command = mock.interaction_command(77, GUILD, CHANNEL, MEMBER, "0", "anime", json!([{ "type": 1, "name": "info", "options": [{ "type": 3, "name": "title", "value": "metallic rouge" }] }]));
+    let body = serde_json::to_vec(&command).expect("json");
+    let response = post(body.clone(), Some(discord_mock::sign_now(&key, &body)))
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["type"], 4);
+    assert!(embed_text(&answer).contains("average **6.1**"), "{answer}");
+
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let (sig, ts) = discord_mock::sign_now(&key, &body);
+    for (label, body, signature) in [
+        ("unsigned", body.clone(), None),
+        (
+            "forged",
+            body.clone(),
+            Some(discord_mock::sign_now(&other, &body)),
+        ),
+        ("tampered", tampered, Some((sig.clone(), ts.clone()))),
+        (
+            "replayed an hour later",
+            body.clone(),
+            Some((discord_mock::sign(&key, &old, &body), old.clone())),
+        ),
+        (
+            "garbage signature",
+            body.clone(),
+            Some(("zz".into(), ts.clone())),
+        ),
+    ] {
+        let response = post(body, signature).await.expect("post");
+        assert_eq!(response.status().as_u16(), 401, "{label}");
+    }
+    let malformed = b"{\"type\": 2, \"nonsense\": true}".to_vec();
+    let response = post(
+        malformed.clone(),
+        Some(discord_mock::sign_now(&key, &malformed)),
+    )
+    .await
+    .expect("post");
+    assert_eq!(response.status().as_u16(), 400);
+    stop.cancel();
+    server.await.expect("no panic").expect("clean stop");
+}

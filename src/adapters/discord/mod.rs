@@ -9,6 +9,7 @@
 //! `/anime-admin`, visible to members with Manage Server (the core still
 //! checks that the caller is an owner).
 
+pub mod endpoint;
 pub mod render;
 
 use std::sync::Arc;
@@ -313,6 +314,107 @@ fn message(rendered: render::Rendered) -> CreateInteractionResponseMessage {
         .allowed_mentions(CreateAllowedMentions::new())
 }
 
+/// The caller and command of a slash-command interaction.
+fn command_of(interaction: &CommandInteraction) -> (Caller, Result<Command, command::ParseError>) {
+    let caller = caller(
+        interaction.user.id.get(),
+        interaction.channel_id,
+        interaction.guild_id,
+        interaction.member.as_ref().and_then(|m| m.permissions),
+    );
+    let parsed = match command_line(&interaction.data.name, &interaction.data.options) {
+        Some(line) => command::parse(&line),
+        None => Err(command::ParseError::NotACommand),
+    };
+    (caller, parsed)
+}
+
+/// Title suggestions for the focused option: values are `#id`.
+async fn autocomplete_response(
+    app: &App,
+    interaction: &CommandInteraction,
+) -> CreateInteractionResponse {
+    let typed = interaction
+        .data
+        .autocomplete()
+        .map(|o| o.value.to_owned())
+        .unwrap_or_default();
+    let app = app.clone();
+    let hits = tokio::task::spawn_blocking(move || {
+        if typed.trim().is_empty() {
+            Vec::new()
+        } else {
+            app.search(&typed, 25)
+        }
+    })
+    .await
+    .unwrap_or_default();
+    let choices = hits
+        .into_iter()
+        .map(|h| {
+            AutocompleteChoice::new(
+                render::cut(&format!("{} · #{}", h.matched, h.id), 100),
+                format!("#{}", h.id),
+            )
+        })
+        .collect();
+    CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new().set_choices(choices))
+}
+
+/// The caller and command behind a button or the picker's menu; `None` for
+/// tampered data or a component of an older version of the bot.
+fn component_of(interaction: &ComponentInteraction) -> Option<(Caller, Command)> {
+    let line = match &interaction.data.kind {
+        ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+        ComponentInteractionDataKind::Button => Some(interaction.data.custom_id.clone()),
+        _ => None,
+    }?;
+    let cmd = command::parse(&line).ok().filter(Command::is_button_safe)?;
+    let caller = caller(
+        interaction.user.id.get(),
+        interaction.channel_id,
+        interaction.guild_id,
+        interaction.member.as_ref().and_then(|m| m.permissions),
+    );
+    Some((caller, cmd))
+}
+
+fn stale_component() -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(message(render::render(&Reply::error(
+        ErrorKind::BadInput,
+        "This button is no longer valid.",
+    ))))
+}
+
+/// Executes on a blocking thread (the store does disk I/O).
+async fn execute(app: &App, caller: Caller, parsed: Result<Command, command::ParseError>) -> Reply {
+    let app = app.clone();
+    joined_reply(tokio::task::spawn_blocking(move || app.execute_parsed(&caller, parsed)).await)
+}
+
+/// The whole answer to an interaction, without any REST call: what the
+/// interactions endpoint returns in its HTTP response. `None` for kinds the
+/// bot does not use.
+pub async fn answer(app: &App, interaction: Interaction) -> Option<CreateInteractionResponse> {
+    Some(match interaction {
+        Interaction::Ping(_) => CreateInteractionResponse::Pong,
+        Interaction::Command(command) => {
+            let (caller, parsed) = command_of(&command);
+            CreateInteractionResponse::Message(message(render::render(
+                &execute(app, caller, parsed).await,
+            )))
+        }
+        Interaction::Autocomplete(autocomplete) => autocomplete_response(app, &autocomplete).await,
+        Interaction::Component(component) => match component_of(&component) {
+            Some((caller, cmd)) => CreateInteractionResponse::Message(message(render::render(
+                &execute(app, caller, Ok(cmd)).await,
+            ))),
+            None => stale_component(),
+        },
+        _ => return None,
+    })
+}
+
 struct Handler {
     app: App,
     dev_guild: Option<GuildId>,
@@ -341,16 +443,7 @@ impl Handler {
     }
 
     async fn on_command(&self, ctx: &Context, interaction: CommandInteraction) {
-        let caller = caller(
-            interaction.user.id.get(),
-            interaction.channel_id,
-            interaction.guild_id,
-            interaction.member.as_ref().and_then(|m| m.permissions),
-        );
-        let parsed = match command_line(&interaction.data.name, &interaction.data.options) {
-            Some(line) => command::parse(&line),
-            None => Err(command::ParseError::NotACommand),
-        };
+        let (caller, parsed) = command_of(&interaction);
         let http = Arc::clone(&ctx.http);
         let (reply, deferred) = self
             .execute(caller, parsed, async {
@@ -385,68 +478,22 @@ impl Handler {
     }
 
     async fn on_autocomplete(&self, ctx: &Context, interaction: CommandInteraction) {
-        let typed = interaction
-            .data
-            .autocomplete()
-            .map(|o| o.value.to_owned())
-            .unwrap_or_default();
-        let app = self.app.clone();
-        let hits = tokio::task::spawn_blocking(move || {
-            if typed.trim().is_empty() {
-                Vec::new()
-            } else {
-                app.search(&typed, 25)
-            }
-        })
-        .await
-        .unwrap_or_default();
-        let choices = hits
-            .into_iter()
-            .map(|h| {
-                AutocompleteChoice::new(
-                    render::cut(&format!("{} · #{}", h.matched, h.id), 100),
-                    format!("#{}", h.id),
-                )
-            })
-            .collect();
-        let response = CreateInteractionResponse::Autocomplete(
-            CreateAutocompleteResponse::new().set_choices(choices),
-        );
+        let response = autocomplete_response(&self.app, &interaction).await;
         if let Err(err) = interaction.create_response(&ctx.http, response).await {
             warn!(cause = %err, "cannot answer an autocomplete");
         }
     }
 
     async fn on_component(&self, ctx: &Context, interaction: ComponentInteraction) {
-        let line = match &interaction.data.kind {
-            ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
-            ComponentInteractionDataKind::Button => Some(interaction.data.custom_id.clone()),
-            _ => None,
-        };
-        let parsed = line
-            .as_deref()
-            .map(command::parse)
-            .filter(|p| p.as_ref().is_ok_and(Command::is_button_safe));
-        let Some(Ok(cmd)) = parsed else {
-            // Tampered data, or a component of an older version of the bot.
-            let stale = message(render::render(&Reply::error(
-                ErrorKind::BadInput,
-                "This button is no longer valid.",
-            )));
+        let Some((caller, cmd)) = component_of(&interaction) else {
             if let Err(err) = interaction
-                .create_response(&ctx.http, CreateInteractionResponse::Message(stale))
+                .create_response(&ctx.http, stale_component())
                 .await
             {
                 warn!(cause = %err, "cannot answer a component");
             }
             return;
         };
-        let caller = caller(
-            interaction.user.id.get(),
-            interaction.channel_id,
-            interaction.guild_id,
-            interaction.member.as_ref().and_then(|m| m.permissions),
-        );
         let http = Arc::clone(&ctx.http);
         let (reply, deferred) = self
             .execute(caller, Ok(cmd), async {
