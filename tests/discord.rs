@@ -557,3 +557,73 @@ async fn the_interactions_endpoint_verifies_signatures_and_freshness() {
     stop.cancel();
     server.await.expect("no panic").expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rouge_serve_answers_through_the_mocks_and_stops_on_sigterm() {
+    require_spec!();
+    let mock = DiscordMock::start(TOKEN, APP_ID).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"));
+    command
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("ROUGE_DISCORD__API_BASE", mock.url())
+        .env("RUST_LOG", "trace")
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROUGE_") && key != "ROUGE_DISCORD__API_BASE" {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command.spawn().expect("rouge serve starts");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let logs = std::thread::spawn(move || {
+        let mut logs = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut logs).map(|_| logs)
+    });
+    assert!(
+        mock.wait_for_session(WAIT).await,
+        "serve connects to the gateway: {:?}",
+        mock.violations()
+    );
+    mock.wait_for("PUT", "/applications/{application_id}/commands", 1, WAIT)
+        .await;
+    let payload = mock.interaction_command(5, GUILD, CHANNEL, MEMBER, "0", "anime", json!([{ "type": 1, "name": "info", "options": [{ "type": 3, "name": "title", "value": "metallic rouge" }] }]));
+    assert_eq!(mock.dispatch("INTERACTION_CREATE", payload), 1);
+    let callbacks = mock.wait_for("POST", CALLBACK, 1, WAIT).await;
+    assert!(
+        callbacks
+            .first()
+            .is_some_and(|c| embed_text(&c.body).contains("Metallic Rouge")),
+        "{callbacks:?}"
+    );
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve must stop within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let logs = logs.join().expect("log reader").expect("logs");
+    assert!(status.success(), "exit status {status:?}; logs:\n{logs}");
+    assert!(
+        !logs.contains("rouge-test-secret"),
+        "the token must never be logged"
+    );
+    assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
+}
