@@ -588,3 +588,24 @@ async fn webhook_mode_checks_the_secret_token() {
         .expect("clean exit");
     assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_with_a_picture_keeps_the_caption_within_telegrams_limit() {
+    require_spec!();
+    let h = Harness::start().await;
+    let synopsis = "A long synopsis with <tags> & ampersands. ".repeat(60);
+    let owner = h.say(OWNER, "private", OWNER, &format!(
+        "/anime admin add \"Picture Test <b>\" picture=https://img.example/cover.jpg synopsis=\"{synopsis}\" genres=Drama"
+    )).await;
+    assert!(text_of(owner.last().expect("reply")).contains("Added"), "{:?}", owner.last());
+    h.say(42, "private", 42, "/anime picture test <b>").await;
+    let photos = h.mock.wait_for("sendphoto", 1, WAIT).await;
+    let caption = photos[0].str_field("caption").unwrap_or_default().to_owned();
+    assert!(caption.contains("Picture Test &lt;b&gt;"), "{caption}");
+    assert!(rouge::adapters::telegram::render::visible_len(&caption) <= 1024);
+    // The rest of the card follows as text, and the keyboard is on the last message.
+    let rest = h.wait_sent(42, 2).await;
+    assert!(text_of(rest.last().expect("follow-up")).contains("ampersands"));
+    assert!(rest.last().and_then(|r| r.field("reply_markup")).is_some());
+    h.stop().await;
+}
