@@ -627,3 +627,31 @@ async fn rouge_serve_answers_through_the_mocks_and_stops_on_sigterm() {
     );
     assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_may_mention_a_role_and_nothing_else() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    h.start_dispatcher();
+    const ROLE: u64 = 600_000_000_000_000_003;
+    let done = h
+        .slash(MEMBER, MANAGE_GUILD, "anime", "subscribe", json!([
+            { "type": 3, "name": "title", "value": "#1" }, { "type": 8, "name": "role", "value": ROLE.to_string() }
+        ]))
+        .await;
+    assert!(
+        embed_text(&done).contains("Subscribed this chat"),
+        "{}",
+        embed_text(&done)
+    );
+    h.slash(OWNER, MANAGE_GUILD, "anime-admin", "episode", json!([{ "type": 3, "name": "title", "value": "#1" }, { "type": 4, "name": "number", "value": 2 }])).await;
+    let posts = h.mock.wait_for("POST", MESSAGES, 1, WAIT).await;
+    let post = posts.first().expect("a post");
+    assert_eq!(post.body["content"], format!("<@&{ROLE}>"));
+    assert_eq!(
+        post.body["allowed_mentions"]["roles"],
+        json!([ROLE.to_string()])
+    );
+    assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    h.stop().await;
+}

@@ -150,6 +150,7 @@ fn jobs_are_due_after_each_chats_delay_and_render_in_its_zone() {
         genre: None,
         active: true,
         inactive_reason: None,
+        mention_role: None,
         created_by: "t".into(),
         created_at: DateTime::UNIX_EPOCH,
     };

@@ -597,10 +597,17 @@ async fn a_card_with_a_picture_keeps_the_caption_within_telegrams_limit() {
     let owner = h.say(OWNER, "private", OWNER, &format!(
         "/anime admin add \"Picture Test <b>\" picture=https://img.example/cover.jpg synopsis=\"{synopsis}\" genres=Drama"
     )).await;
-    assert!(text_of(owner.last().expect("reply")).contains("Added"), "{:?}", owner.last());
+    assert!(
+        text_of(owner.last().expect("reply")).contains("Added"),
+        "{:?}",
+        owner.last()
+    );
     h.say(42, "private", 42, "/anime picture test <b>").await;
     let photos = h.mock.wait_for("sendphoto", 1, WAIT).await;
-    let caption = photos[0].str_field("caption").unwrap_or_default().to_owned();
+    let caption = photos[0]
+        .str_field("caption")
+        .unwrap_or_default()
+        .to_owned();
     assert!(caption.contains("Picture Test &lt;b&gt;"), "{caption}");
     assert!(rouge::adapters::telegram::render::visible_len(&caption) <= 1024);
     // The rest of the card follows as text, and the keyboard is on the last message.

@@ -45,6 +45,9 @@ pub struct Subscription {
     /// Why it was deactivated (the bot was removed from the chat, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_reason: Option<String>,
+    /// A role to mention with each announcement (a Discord role id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention_role: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
@@ -168,6 +171,9 @@ pub struct Announcement {
     pub next_episode: Option<(u32, DateTime<Utc>)>,
     /// The chat's time zone, for rendering times.
     pub tz: String,
+    /// A role the chat asked to have mentioned (Discord).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention_role: Option<String>,
 }
 
 /// A queued announcement for one chat.
@@ -318,6 +324,7 @@ pub fn announcement(entry: &Entry, event: &ReleaseEvent, settings: &ChatSettings
         links: entry.links.iter().take(2).cloned().collect(),
         next_episode,
         tz: settings.tz.clone(),
+        mention_role: None,
     }
 }
 
@@ -345,7 +352,10 @@ pub fn jobs_for(
             due_at: event.at + chrono::Duration::minutes(i64::from(settings.delay_min)),
             attempts: 0,
             last_error: None,
-            announcement: announcement(entry, event, settings),
+            announcement: Announcement {
+                mention_role: sub.mention_role.clone(),
+                ..announcement(entry, event, settings)
+            },
         });
     }
     jobs
@@ -401,6 +411,7 @@ mod tests {
             genre: None,
             active: true,
             inactive_reason: None,
+            mention_role: None,
             created_by: "test".into(),
             created_at: DateTime::UNIX_EPOCH,
         }

@@ -49,7 +49,11 @@ pub enum Command {
         days: u32,
     },
     /// Chat admins: announce new episodes of a title (or of everything) here.
-    Subscribe(SubTarget),
+    Subscribe {
+        target: SubTarget,
+        /// A role to mention with each announcement (Discord role id).
+        mention_role: Option<String>,
+    },
     Unsubscribe(SubTarget),
     Subscriptions,
     /// Chat admins: show or change the chat's announcement settings.
@@ -91,7 +95,7 @@ impl Command {
             Command::Top { .. } => "top",
             Command::Help { .. } => "help",
             Command::Airing { .. } => "airing",
-            Command::Subscribe(_) => "subscribe",
+            Command::Subscribe { .. } => "subscribe",
             Command::Unsubscribe(_) => "unsubscribe",
             Command::Subscriptions => "subscriptions",
             Command::Settings(_) => "settings",
@@ -104,7 +108,7 @@ impl Command {
     /// Whether only a chat's admins (or owners) may run it; adapters look up
     /// the caller's chat-admin status only for these.
     pub fn needs_chat_admin(&self) -> bool {
-        matches!(self, Command::Subscribe(_) | Command::Unsubscribe(_))
+        matches!(self, Command::Subscribe { .. } | Command::Unsubscribe(_))
             || matches!(self, Command::Settings(change) if *change != SettingsChange::Show)
     }
 
@@ -120,7 +124,10 @@ impl Command {
                     title: TitleRef::Id(_),
                     ..
                 }
-                | Command::Subscribe(SubTarget::Title(TitleRef::Id(_)))
+                | Command::Subscribe {
+                    target: SubTarget::Title(TitleRef::Id(_)),
+                    mention_role: None
+                }
                 | Command::Unsubscribe(SubTarget::Title(TitleRef::Id(_)))
         )
     }
@@ -286,7 +293,7 @@ pub const HELP: &[HelpLine] = &[
     },
     HelpLine {
         topic: "subscribe",
-        usage: "/anime subscribe <title> | all [kind=tv] [genre=…]",
+        usage: "/anime subscribe <title> | all [kind=tv] [genre=…] [role=<role id>]",
         about: "chat admins: announce new episodes in this chat",
         admin: false,
     },
@@ -479,8 +486,15 @@ fn parse_anime(rest: &str) -> Result<Command, ParseError> {
         }),
         "admin" => parse_admin(args).map(Command::Admin),
         "airing" => parse_airing(args),
-        "subscribe" => parse_sub_target(args, "subscribe").map(Command::Subscribe),
-        "unsubscribe" => parse_sub_target(args, "unsubscribe").map(Command::Unsubscribe),
+        "subscribe" => {
+            parse_sub_target(args, "subscribe").map(|(target, mention_role)| Command::Subscribe {
+                target,
+                mention_role,
+            })
+        }
+        "unsubscribe" => {
+            parse_sub_target(args, "unsubscribe").map(|(target, _)| Command::Unsubscribe(target))
+        }
         "subscriptions" => Ok(Command::Subscriptions),
         "settings" => parse_settings(args).map(Command::Settings),
         _ => Ok(Command::Info(title_ref(rest, "info")?)),
@@ -691,49 +705,46 @@ fn parse_airing(args: &str) -> Result<Command, ParseError> {
     }
 }
 
-fn parse_sub_target(args: &str, topic: &'static str) -> Result<SubTarget, ParseError> {
-    let (first, rest) = args.split_once(' ').unwrap_or((args, ""));
-    if !first.eq_ignore_ascii_case("all") {
-        return Ok(SubTarget::Title(title_ref(args, topic)?));
-    }
-    let mut target: (Option<Kind>, Option<String>) = (None, None);
-    for token in tokenize(rest) {
-        let Some((key, value)) = token.pair() else {
-            return Err(usage(
-                format!("\"{}\" should be kind=… or genre=….", token.text),
-                usage_of(topic),
-            ));
-        };
+/// `<title>` or `all [kind=…] [genre=…]`, and for subscribe an optional
+/// `role=<id>` to mention with each announcement (Discord).
+fn parse_sub_target(
+    args: &str,
+    topic: &'static str,
+) -> Result<(SubTarget, Option<String>), ParseError> {
+    let u = usage_of(topic);
+    let (title, pairs) = title_and_pairs(args, topic)?;
+    let all = title.eq_ignore_ascii_case("all");
+    let (mut kind, mut genre, mut role) = (None, None, None);
+    for (key, value) in &pairs {
         match key.as_str() {
-            "kind" | "type" => {
-                target.0 = Some(value.parse().map_err(|_| {
+            "kind" | "type" if all => {
+                kind = Some(value.parse::<Kind>().map_err(|_| {
                     usage(
                         format!("\"{value}\" is not a kind (tv, movie, ova, ona, web, special)."),
-                        usage_of(topic),
+                        u,
                     )
                 })?)
             }
-            "genre" => {
-                target.1 = Some(admin::checked_word(value).map_err(|m| usage(m, usage_of(topic)))?)
+            "genre" if all => genre = Some(admin::checked_word(value).map_err(|m| usage(m, u))?),
+            "role" if topic == "subscribe" => {
+                let id = value.trim_start_matches("<@&").trim_end_matches('>');
+                if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(usage(format!("role=\"{value}\" is not a role id."), u));
+                }
+                role = Some(id.to_owned());
             }
-            other => {
-                return Err(usage(
-                    format!("\"{other}=\" is not used here."),
-                    usage_of(topic),
-                ));
-            }
+            other => return Err(usage(format!("\"{other}=\" is not used here."), u)),
         }
     }
-    if topic == "unsubscribe" && (target.0.is_some() || target.1.is_some()) {
-        return Err(usage(
-            "Unsubscribe from all takes no filters.",
-            usage_of(topic),
-        ));
+    if topic == "unsubscribe" && all && (kind.is_some() || genre.is_some()) {
+        return Err(usage("Unsubscribe from all takes no filters.", u));
     }
-    Ok(SubTarget::All {
-        kind: target.0,
-        genre: target.1,
-    })
+    let target = if all {
+        SubTarget::All { kind, genre }
+    } else {
+        SubTarget::Title(title_ref(&title, topic)?)
+    };
+    Ok((target, role))
 }
 
 fn parse_settings(args: &str) -> Result<SettingsChange, ParseError> {
@@ -1093,17 +1104,30 @@ mod tests {
     fn subscriptions_settings_and_airing() {
         assert_eq!(
             parse("/anime subscribe metallic rouge"),
-            Ok(Command::Subscribe(SubTarget::Title(TitleRef::Query(
-                "metallic rouge".into()
-            ))))
+            Ok(Command::Subscribe {
+                target: SubTarget::Title(TitleRef::Query("metallic rouge".into())),
+                mention_role: None
+            })
         );
         assert_eq!(
             parse("/anime subscribe all kind=tv genre=Mecha"),
-            Ok(Command::Subscribe(SubTarget::All {
-                kind: Some(Kind::Tv),
-                genre: Some("Mecha".into())
-            }))
+            Ok(Command::Subscribe {
+                target: SubTarget::All {
+                    kind: Some(Kind::Tv),
+                    genre: Some("Mecha".into())
+                },
+                mention_role: None
+            })
         );
+        assert_eq!(
+            parse("/anime subscribe #1 role=<@&123456>"),
+            Ok(Command::Subscribe {
+                target: SubTarget::Title(TitleRef::Id(1)),
+                mention_role: Some("123456".into())
+            })
+        );
+        assert!(parse("/anime subscribe #1 role=@everyone").is_err());
+        assert!(parse("/anime unsubscribe #1 role=1").is_err());
         assert_eq!(
             parse("/anime unsubscribe ALL"),
             Ok(Command::Unsubscribe(SubTarget::All {

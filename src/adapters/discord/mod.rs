@@ -110,7 +110,12 @@ pub fn commands() -> Vec<CreateCommand> {
                 "subscribe",
                 "Manage Server: announce new episodes in this channel (title, or all)",
             )
-            .add_sub_option(title(true)),
+            .add_sub_option(title(true))
+            .add_sub_option(CreateCommandOption::new(
+                CommandOptionType::Role,
+                "role",
+                "A role to mention with each announcement",
+            )),
         )
         .add_option(
             sub(
@@ -239,9 +244,19 @@ pub fn command_line(name: &str, options: &[CommandDataOption]) -> Option<String>
             .unwrap_or_default()
     };
     let line = match (name, sub.name.as_str()) {
-        ("anime", "info" | "scores" | "subscribe" | "unsubscribe") => {
+        ("anime", "info" | "scores" | "unsubscribe") => {
             format!("/anime {} {}", sub.name, s("title"))
         }
+        ("anime", "subscribe") => match option(opts, "role") {
+            Some(CommandDataOptionValue::Role(role)) => {
+                format!(
+                    "/anime subscribe {} role={}",
+                    quoted(&s("title")),
+                    role.get()
+                )
+            }
+            _ => format!("/anime subscribe {}", s("title")),
+        },
         ("anime", "rate") => format!("/anime rate {} {}", s("title"), n("rating")),
         ("anime", "top") => format!("/anime top {} {}", s("genre"), n("count")),
         ("anime", "airing") => format!("/anime airing {}", n("days")),
@@ -651,9 +666,20 @@ impl Notifier for DiscordNotifier {
             ));
         };
         let rendered = render::render(&Reply::Announcement(Box::new(announcement.clone())));
-        let message = CreateMessage::new()
+        let mut message = CreateMessage::new()
             .embed(rendered.embed)
             .allowed_mentions(CreateAllowedMentions::new());
+        // The one mention the bot ever makes: the role the channel asked for.
+        if let Some(role) = announcement
+            .mention_role
+            .as_deref()
+            .and_then(|r| r.parse::<u64>().ok())
+            .filter(|&r| r != 0)
+        {
+            message = message.content(format!("<@&{role}>")).allowed_mentions(
+                CreateAllowedMentions::new().roles(vec![serenity::all::RoleId::new(role)]),
+            );
+        }
         match channel.send_message(&self.http, message).await {
             Ok(sent) => SendOutcome::Delivered {
                 message_id: sent.id.get().to_string(),

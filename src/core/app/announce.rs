@@ -47,6 +47,7 @@ impl App {
         &self,
         caller: &Caller,
         target: SubTarget,
+        mention_role: Option<String>,
     ) -> Result<Reply, CommandError> {
         let settings = self.settings_for(caller)?;
         let (target, kind, genre, name) = match target {
@@ -73,6 +74,7 @@ impl App {
             genre,
             active: true,
             inactive_reason: None,
+            mention_role,
             created_by: caller.key(),
             created_at: self.now(),
         };
@@ -154,12 +156,15 @@ impl App {
                         all_name(sub.kind.map(|k| k.label()), sub.genre.as_deref()),
                     ),
                 };
-                let detail = match (&sub.active, &sub.inactive_reason) {
+                let mut detail = match (&sub.active, &sub.inactive_reason) {
                     (true, _) => format!("since {}", sub.created_at.format("%Y-%m-%d")),
                     (false, reason) => {
                         format!("inactive: {}", reason.as_deref().unwrap_or("stopped"))
                     }
                 };
+                if let Some(role) = &sub.mention_role {
+                    detail.push_str(&format!(", mentions role {role}"));
+                }
                 ListItem {
                     id,
                     text,

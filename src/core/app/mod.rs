@@ -268,9 +268,12 @@ impl App {
             Command::Help { topic } => Ok(self.help(caller, topic.as_deref())),
             Command::Airing { days } => self.airing(caller, days),
             Command::Subscriptions => self.subscriptions(caller),
-            Command::Subscribe(target) => {
+            Command::Subscribe {
+                target,
+                mention_role,
+            } => {
                 self.require_chat_admin(caller)?;
-                self.subscribe(caller, target)
+                self.subscribe(caller, target, mention_role)
             }
             Command::Unsubscribe(target) => {
                 self.require_chat_admin(caller)?;
