@@ -27,7 +27,14 @@ pub struct Config {
     pub announce: AnnounceConfig,
     pub telegram: TelegramConfig,
     pub discord: DiscordConfig,
+    pub http: HttpConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +109,15 @@ impl LimitsConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// A configuration that cannot be used.
@@ -174,6 +190,12 @@ impl Config {
         if t.webhook_listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::Invalid(
                 "telegram.webhook_listen must be an address such as 127.0.0.1:8443".into(),
+            ));
+        }
+        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(
+                "http.listen must be an address such as 127.0.0.1:9464, or empty".into(),
             ));
         }
         let listen = &self.discord.interactions_listen;

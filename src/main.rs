@@ -1,11 +1,13 @@
 //! `rouge`: parses arguments, loads the configuration, sets up logging and
 //! hands over to [`rouge::cli::run`].
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use rouge::cli::{Cli, run};
-use rouge::config::Config;
+use rouge::config::{Config, LogFormat};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -21,10 +23,14 @@ fn main() -> std::process::ExitCode {
     }
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     match run(cli, &config) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         // A reader that went away (`rouge search … | head`) is not an error.

@@ -49,6 +49,13 @@ pub async fn run(
         );
     }
     info!(adapters = ?adapters, "serving");
+    if let Ok(listen) = config.http.listen.parse() {
+        tasks.spawn(crate::adapters::http::run(
+            app.clone(),
+            listen,
+            shutdown.clone(),
+        ));
+    }
     tasks.spawn(tick_schedules(
         app.clone(),
         Duration::from_secs(config.announce.schedule_interval_secs),

@@ -580,6 +580,7 @@ async fn rouge_serve_answers_through_the_mocks_and_stops_on_sigterm() {
             command.env_remove(key);
         }
     }
+    command.env("ROUGE_HTTP__LISTEN", "127.0.0.1:0");
     let mut child = command.spawn().expect("rouge serve starts");
     let mut stderr = child.stderr.take().expect("stderr");
     let logs = std::thread::spawn(move || {

@@ -448,6 +448,12 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
             command.env_remove(key);
         }
     }
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    command.env("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}"));
     let mut child = command.spawn().expect("rouge serve starts");
     // Read the logs as they come so a chatty log level cannot fill the pipe.
     let mut stderr = child.stderr.take().expect("stderr");
@@ -470,6 +476,36 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
         sent.first()
             .is_some_and(|r| r.text().is_some_and(|t| t.contains("Metallic Rouge"))),
         "{sent:?}"
+    );
+
+    // The operator's endpoints answer while it runs.
+    let health = reqwest::get(format!("http://127.0.0.1:{http_port}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    let components: Value = health.json().await.expect("json");
+    assert_eq!(components["components"]["telegram"], true, "{components}");
+    assert_eq!(
+        components["components"]["dispatcher:telegram"], true,
+        "{components}"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{http_port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("rouge_commands_total{command=\"info\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rouge_lookup_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rouge_outbox_depth{platform=\"telegram\"} 0"),
+        "{metrics}"
     );
 
     let pid = child.id().to_string();

@@ -4,6 +4,7 @@
 pub mod console;
 #[cfg(feature = "discord")]
 pub mod discord;
+pub mod http;
 #[cfg(feature = "telegram")]
 pub mod telegram;
 pub mod text;

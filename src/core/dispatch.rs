@@ -208,6 +208,18 @@ impl Limiter {
     }
 }
 
+/// A send outcome's name in metrics.
+fn outcome_name(outcome: &SendOutcome) -> &'static str {
+    match outcome {
+        SendOutcome::Delivered { .. } => "delivered",
+        SendOutcome::RetryAfter { .. } => "rate_limited",
+        SendOutcome::Transient(_) => "failed_will_retry",
+        SendOutcome::Forbidden(_) => "forbidden",
+        SendOutcome::Rejected(_) => "rejected",
+        SendOutcome::Migrated { .. } => "migrated",
+    }
+}
+
 /// What a round of [`Dispatcher::finish`] did, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -270,6 +282,7 @@ impl<N: Notifier> Dispatcher<N> {
                 continue;
             };
             if expired {
+                self.app.metrics().delivery(platform.as_str(), "expired");
                 let reason = format!(
                     "came due at {} while the bot was down",
                     job.due_at.format("%Y-%m-%d %H:%M UTC")
@@ -293,6 +306,9 @@ impl<N: Notifier> Dispatcher<N> {
         self.in_flight.remove(&job.key());
         let store = self.app.store();
         let mut tally = Tally::default();
+        self.app
+            .metrics()
+            .delivery(self.notifier.platform().as_str(), outcome_name(&outcome));
         match outcome {
             SendOutcome::Delivered { message_id } => {
                 store.mark_delivered(job, &message_id, now)?;
@@ -366,6 +382,9 @@ impl<N: Notifier> Dispatcher<N> {
             match outcome {
                 SendOutcome::Delivered { message_id } => {
                     self.in_flight.remove(&job.key());
+                    self.app
+                        .metrics()
+                        .delivery(self.notifier.platform().as_str(), "delivered");
                     posts.push((job, message_id));
                 }
                 other => {
@@ -460,7 +479,9 @@ impl<N: Notifier> Dispatcher<N> {
         let mut set: JoinSet<(Job, SendOutcome)> = JoinSet::new();
         let mut prune_at = self.app.now();
         info!(%platform, "dispatcher started");
+        let component = format!("dispatcher:{platform}");
         loop {
+            self.app.metrics().heartbeat(&component);
             let now = self.app.now();
             match self.take(now) {
                 Ok(jobs) => {
@@ -514,6 +535,7 @@ impl<N: Notifier> Dispatcher<N> {
         if let Err(err) = self.app.store().flush() {
             warn!(%platform, cause = %err, "cannot flush the store");
         }
+        self.app.metrics().report(&component, false);
         info!(%platform, in_flight, left_queued = set.len(), "dispatcher stopped");
     }
 

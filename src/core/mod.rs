@@ -9,6 +9,7 @@ pub mod clock;
 pub mod command;
 pub mod demo;
 pub mod dispatch;
+pub mod metrics;
 pub mod model;
 pub mod reply;
 pub mod schedule;

@@ -152,6 +152,18 @@ pub enum ErrorKind {
     Unavailable,
 }
 
+impl ErrorKind {
+    /// A stable lower-case name, for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadInput => "bad_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::NotAllowed => "not_allowed",
+            ErrorKind::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// A failure the user is told about.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorReply {

@@ -556,6 +556,7 @@ fn joined_reply(joined: Result<Reply, tokio::task::JoinError>) -> Reply {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         info!(bot = %ready.user.name, shard = ?ready.shard, "discord gateway ready");
+        self.app.metrics().report("discord", true);
         if self.registered.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -593,6 +594,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // GUILDS is all slash commands need; no privileged intents.
+    let metrics_app = app.clone();
     let handler = Handler {
         app,
         dev_guild: (config.dev_guild != 0).then(|| GuildId::new(config.dev_guild)),
@@ -612,6 +614,7 @@ pub async fn run(
         None => client.start_autosharded().await,
     };
     stopper.abort();
+    metrics_app.metrics().report("discord", false);
     started.context("the Discord gateway connection failed")?;
     info!("discord adapter stopped");
     Ok(())

@@ -358,6 +358,8 @@ pub async fn run(
         "cannot reach the Telegram Bot API (getMe failed); check the token and telegram.api_url",
     )?;
     let username = me.username().to_owned();
+    app.metrics().report("telegram", true);
+    let metrics_app = app.clone();
     if let Err(err) = bot.set_my_commands(commands()).await {
         warn!(cause = %err, "cannot publish the command menu");
     }
@@ -428,6 +430,7 @@ pub async fn run(
         }
     }
     stopper.abort();
+    metrics_app.metrics().report("telegram", false);
     info!("telegram adapter stopped");
     Ok(())
 }

@@ -124,6 +124,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Woken whenever jobs are queued, so dispatchers need not poll.
     queued: Arc<tokio::sync::Notify>,
+    metrics: super::metrics::Metrics,
 }
 
 mod announce;
@@ -151,6 +152,7 @@ impl App {
                 catch_up: settings.catch_up,
                 clock,
                 queued: Arc::new(tokio::sync::Notify::new()),
+                metrics: super::metrics::Metrics::default(),
             }),
         };
         if settings.seed_demo && app.inner.store.is_empty() {
@@ -172,6 +174,11 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Counters and component health for `/metrics` and `/healthz`.
+    pub fn metrics(&self) -> &super::metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -217,6 +224,7 @@ impl App {
         match parsed {
             Ok(cmd) => self.execute(caller, cmd),
             Err(err) => {
+                self.inner.metrics.command("unparsed", "bad_input");
                 info!(platform = %caller.platform, outcome = "bad_input", "command refused");
                 error_reply(&CommandError::Parse(err))
             }
@@ -227,10 +235,16 @@ impl App {
     pub fn execute(&self, caller: &Caller, cmd: Command) -> Reply {
         let started = Instant::now();
         let name = cmd.name();
+        let lookup = matches!(cmd, Command::Info(_) | Command::Scores(_));
         let result = self.run(caller, cmd);
-        let latency_us = started.elapsed().as_micros() as u64;
+        let took = started.elapsed();
+        let latency_us = took.as_micros() as u64;
+        if lookup {
+            self.inner.metrics.lookup(took);
+        }
         match result {
             Ok(reply) => {
+                self.inner.metrics.command(name, "ok");
                 info!(command = name, platform = %caller.platform, latency_us, outcome = "ok", "command");
                 reply
             }
@@ -238,7 +252,8 @@ impl App {
                 if let CommandError::Store(cause) = &err {
                     warn!(command = name, cause = %cause, "command failed in the store");
                 }
-                info!(command = name, platform = %caller.platform, latency_us, outcome = ?err.kind(), "command");
+                self.inner.metrics.command(name, err.kind().as_str());
+                info!(command = name, platform = %caller.platform, latency_us, outcome = err.kind().as_str(), "command");
                 error_reply(&err)
             }
         }

@@ -1,0 +1,87 @@
+//! The operator's HTTP endpoints (`http.listen`, loopback by default):
+//! `/healthz` answers 200 when the store reads and every adapter and
+//! dispatcher reports healthy, 503 otherwise; `/metrics` is the Prometheus
+//! text exposition.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::core::app::App;
+use crate::core::caller::Platform;
+
+/// The routes: `/healthz` and `/metrics`.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    let store_ok = app.store().schema_version().is_ok();
+    let components = app.metrics().health();
+    let healthy = store_ok && components.values().all(|&ok| ok);
+    let body = json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "store": store_ok,
+        "components": components,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let depth = [Platform::Telegram, Platform::Discord, Platform::Local]
+        .into_iter()
+        .map(|p| {
+            (
+                format!("{{platform=\"{p}\"}}"),
+                app.store().queued(p) as f64,
+            )
+        })
+        .collect();
+    let size = app.store().size_on_disk().map_or(0.0, |b| b as f64);
+    let text = app.metrics().render(&[
+        (
+            "rouge_outbox_depth",
+            "Announcement jobs waiting to be sent, by platform.",
+            depth,
+        ),
+        (
+            "rouge_store_bytes",
+            "Size of the sled store on disk.",
+            vec![(String::new(), size)],
+        ),
+        (
+            "rouge_catalog_entries",
+            "Entries in the catalog.",
+            vec![(String::new(), app.len() as f64)],
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Serves the endpoints until `shutdown` is cancelled.
+pub async fn run(app: App, listen: SocketAddr, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
+    info!(%listen, "health and metrics endpoints started");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("the health and metrics server failed")
+}
