@@ -76,6 +76,14 @@ pub enum CliCommand {
     /// Runs the configured chat adapters, announcements and schedules until
     /// SIGINT or SIGTERM.
     Serve,
+    /// Writes a consistent snapshot of the whole store (also while
+    /// `rouge serve` runs: then it is fetched from its http.listen).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restores a backup into an empty data directory.
+    Restore { file: PathBuf },
 }
 
 /// Opens the data directory and the catalog.
@@ -182,6 +190,33 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
             })?;
             Ok(0)
         }
+        CliCommand::Backup { out } => {
+            backup(config, &out)?;
+            Ok(0)
+        }
+        CliCommand::Restore { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let snapshot = crate::store::backup::read(&bytes)?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = Store::open(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot open the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+            store
+                .restore(&snapshot)
+                .with_context(|| format!("{} was not restored", file.display()))?;
+            let entries = store.load_entries()?.len();
+            writeln!(
+                std::io::stdout().lock(),
+                "Restored {} ({entries} entries) into {}.",
+                file.display(),
+                config.data_dir.display()
+            )?;
+            Ok(0)
+        }
         CliCommand::Export { out } => {
             let app = open_app(config)?;
             export(&app, out.as_deref())?;
@@ -260,21 +295,78 @@ fn import(app: &App, format: Format, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a file beside `path` and renames it into place, so a failure
+/// never leaves a truncated file where a good one was.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let tmp = path.with_extension("partial");
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+    );
+    write(&mut file)?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Snapshots the store directly, or, when `rouge serve` holds it, asks the
+/// running process through its http.listen.
+fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
+    let bytes = match Store::open(&config.data_dir) {
+        Ok(store) => {
+            let mut bytes = Vec::new();
+            crate::store::backup::write(&store.snapshot()?, &mut bytes)?;
+            bytes
+        }
+        Err(crate::store::StoreError::Locked) => {
+            if config.http.listen.is_empty() {
+                bail!(
+                    "the data directory is in use by rouge serve, and http.listen is off, so there is no way to reach it"
+                );
+            }
+            let url = format!("http://{}/backup", config.http.listen);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let response = reqwest::get(&url)
+                    .await
+                    .with_context(|| format!("cannot reach the running bot at {url}"))?;
+                if !response.status().is_success() {
+                    bail!("the running bot answered {} for {url}", response.status());
+                }
+                Ok(response.bytes().await?.to_vec())
+            })?
+        }
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "cannot open the data directory {}",
+                    config.data_dir.display()
+                )
+            });
+        }
+    };
+    // What the running bot sent must be a backup this build can restore.
+    crate::store::backup::read(&bytes)?;
+    write_atomically(out, |file| Ok(file.write_all(&bytes)?))?;
+    eprintln!(
+        "Backed up {} to {}.",
+        config.data_dir.display(),
+        out.display()
+    );
+    Ok(())
+}
+
 fn export(app: &App, out: Option<&Path>) -> anyhow::Result<()> {
     let entries = app.export_entries();
     match out {
         Some(path) => {
-            // Write beside the target and rename, so a failed export never
-            // leaves a truncated file where a good one was.
-            let tmp = path.with_extension("partial");
-            let mut file = std::io::BufWriter::new(
-                std::fs::File::create(&tmp)
-                    .with_context(|| format!("cannot create {}", tmp.display()))?,
-            );
-            crate::import::rouge_json::write(&entries, &mut file)?;
-            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_atomically(path, |file| {
+                Ok(crate::import::rouge_json::write(&entries, file)?)
+            })?;
             eprintln!("Exported {} entries to {}.", entries.len(), path.display());
         }
         None => {

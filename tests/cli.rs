@@ -306,3 +306,57 @@ fn configuration_errors_are_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
 }
+
+#[test]
+fn backup_and_restore_round_trip_and_restore_needs_an_empty_directory() {
+    let rouge = Rouge::new();
+    rouge.run(&["ask", "/anime admin episode #1 ep=13 audio=Tamil"]);
+    rouge.run(&["ask", "/anime subscribe metallic rouge"]);
+    rouge.run(&["ask", "--as-user", "alice", "/anime rate #1 9"]);
+    let file = rouge.dir.path().join("rouge.backup");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let out = rouge.run(&["backup", "--out", file_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let other = Rouge::new();
+    let restored = other.run(&["restore", file_arg]);
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert!(
+        stdout(&restored).contains("16 entries"),
+        "{}",
+        stdout(&restored)
+    );
+    assert_eq!(
+        stdout(&other.run(&["export"])),
+        stdout(&rouge.run(&["export"]))
+    );
+    let subs = stdout(&other.run(&["ask", "/anime subscriptions"]));
+    assert!(subs.contains("Metallic Rouge"), "{subs}");
+    let card = stdout(&other.run(&["ask", "/anime #1"]));
+    assert!(card.contains("Community: 1 rating so far"), "{card}");
+
+    // A second restore would mix two stores: refused, nothing changed.
+    let again = other.run(&["restore", file_arg]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+    std::fs::write(
+        rouge.dir.path().join("bad.backup"),
+        "{\"format\":\"rouge-catalog\"}",
+    )
+    .expect("write");
+    let bad = Rouge::new().run(&[
+        "restore",
+        rouge
+            .dir
+            .path()
+            .join("bad.backup")
+            .to_str()
+            .expect("utf-8 path"),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("not a rouge backup"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -508,6 +508,34 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
         "{metrics}"
     );
 
+    // A consistent backup while it runs, through its http.listen.
+    let backup = dir.path().join("live.backup");
+    let backed_up = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["backup", "--out"])
+        .arg(&backup)
+        .env("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+        .output()
+        .expect("rouge backup runs");
+    assert!(
+        backed_up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backed_up.stderr)
+    );
+    let restored = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .arg("--data-dir")
+        .arg(dir.path().join("restored"))
+        .arg("restore")
+        .arg(&backup)
+        .output()
+        .expect("rouge restore runs");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

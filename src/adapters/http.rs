@@ -1,7 +1,10 @@
 //! The operator's HTTP endpoints (`http.listen`, loopback by default):
 //! `/healthz` answers 200 when the store reads and every adapter and
 //! dispatcher reports healthy, 503 otherwise; `/metrics` is the Prometheus
-//! text exposition.
+//! text exposition; `/backup` is a consistent snapshot of the store in the
+//! backup format (`rouge backup` fetches it while the bot runs, since only one
+//! process can open the store). None of them authenticate: keep the listener
+//! on loopback or a private network.
 
 use std::net::SocketAddr;
 
@@ -23,6 +26,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/backup", get(backup))
         .with_state(app)
 }
 
@@ -72,6 +76,29 @@ async fn metrics(State(app): State<App>) -> Response {
         ),
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn backup(State(app): State<App>) -> Response {
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let snapshot = app.store().snapshot()?;
+        let mut out = Vec::new();
+        crate::store::backup::write(&snapshot, &mut out)?;
+        Ok(out)
+    })
+    .await;
+    match written {
+        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Ok(Err(err)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("backup failed: {err:#}"),
+        )
+            .into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("backup failed: {err}"),
+        )
+            .into_response(),
+    }
 }
 
 /// Serves the endpoints until `shutdown` is cancelled.

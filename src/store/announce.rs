@@ -168,12 +168,14 @@ impl Store {
         chat: &ChatRef,
         settings: &ChatSettings,
     ) -> Result<(), StoreError> {
+        let _gate = self.writing();
         self.chats.insert(chat.key(), encode(settings)?)?;
         Ok(())
     }
 
     /// Adds or reactivates a subscription.
     pub fn subscribe(&self, sub: &Subscription) -> Result<Subscribed, StoreError> {
+        let _gate = self.writing();
         let key = sub_key(sub.target, &sub.chat);
         let outcome = match self.subs.get(&key)? {
             Some(v) if decode::<Subscription>(&v)?.active => return Ok(Subscribed::AlreadyActive),
@@ -192,6 +194,7 @@ impl Store {
 
     /// Removes a subscription; `false` when there was none.
     pub fn unsubscribe(&self, chat: &ChatRef, target: Target) -> Result<bool, StoreError> {
+        let _gate = self.writing();
         let key = sub_key(target, chat);
         let index = chat_sub_key(chat, target);
         Ok(
@@ -316,6 +319,7 @@ impl Store {
         posts: &[(&Job, &str)],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _gate = self.writing();
         let mut batch = sled::Batch::default();
         for (job, message_id) in posts {
             let key = job.key();
@@ -332,6 +336,7 @@ impl Store {
 
     /// Moves a queued job to a new due time (and records its attempts).
     pub fn reschedule(&self, old: &Job, new: &Job) -> Result<(), StoreError> {
+        let _gate = self.writing();
         let mut batch = sled::Batch::default();
         batch.remove(due_key(old));
         batch.insert(due_key(new), &[]);
@@ -358,6 +363,7 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _gate = self.writing();
         let mut batch = sled::Batch::default();
         for job in jobs {
             let key = job.key();
@@ -400,6 +406,7 @@ impl Store {
             if sub.active {
                 sub.active = false;
                 sub.inactive_reason = Some(reason.to_owned());
+                let _gate = self.writing();
                 self.subs.insert(sub_key(sub.target, chat), encode(&sub)?)?;
                 changed += 1;
             }
@@ -416,6 +423,7 @@ impl Store {
     /// The chat moved (a Telegram group became a supergroup): its settings,
     /// subscriptions and queued jobs move to `to`, in one transaction.
     pub fn migrate_chat(&self, from: &ChatRef, to: &ChatRef) -> Result<(), StoreError> {
+        let _gate = self.writing();
         let settings = self.chats.get(from.key())?;
         let subs = self.subscriptions_of(from)?;
         let jobs = self.queued_for_chat(from)?;
@@ -516,6 +524,7 @@ impl Store {
     }
 
     pub fn set_schedule_watermark(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _gate = self.writing();
         self.meta.insert(WATERMARK, &millis(at).to_be_bytes())?;
         Ok(())
     }

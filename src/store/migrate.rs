@@ -7,7 +7,8 @@ use super::StoreError;
 /// The schema this build writes.
 pub const CURRENT: u32 = 1;
 
-const VERSION_KEY: &[u8] = b"schema_version";
+/// Where the schema version is kept in `meta`.
+pub const VERSION_KEY: &[u8] = b"schema_version";
 
 /// A forward migration from `from` to `from + 1`.
 type Migration = fn(&Db) -> Result<(), StoreError>;

@@ -5,12 +5,14 @@
 //! without touching the core.
 
 mod announce;
+pub mod backup;
 mod keys;
 pub mod migrate;
 
 pub use announce::{Deliveries, Subscribed};
 
 use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,8 @@ pub enum StoreError {
     TooNew { found: u32, supported: u32 },
     #[error("no migration from schema version {from}")]
     NoMigration { from: u32 },
+    #[error("the data directory is not empty; restore into a new, empty one")]
+    NotEmpty,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("storage engine: {0}")]
@@ -67,6 +71,14 @@ pub struct AuditRecord {
     pub after: Option<Entry>,
 }
 
+/// A consistent copy of every tree: what a backup holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub schema_version: u32,
+    /// Tree name → its records in key order.
+    pub trees: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>,
+}
+
 /// Writes that land together or not at all.
 #[derive(Debug, Default)]
 pub struct Change {
@@ -95,6 +107,9 @@ pub struct Store {
     /// Queued jobs, their due index, delivered posts and dead letters, under
     /// key prefixes (see [`announce`]), so a job's moves are single-tree batches.
     jobs: Tree,
+    /// Writers hold it shared; a backup holds it exclusively, so the
+    /// snapshot it takes is consistent across trees.
+    gate: Arc<RwLock<()>>,
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
@@ -132,10 +147,16 @@ impl Store {
             subs: db.open_tree("subs")?,
             chat_subs: db.open_tree("chat_subs")?,
             jobs: db.open_tree("jobs")?,
+            gate: Arc::new(RwLock::new(())),
             db,
         };
         migrate::run(&store.db, &store.meta)?;
         Ok(store)
+    }
+
+    /// Taken by every write, so that a backup can wait for writes to settle.
+    fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The schema version recorded in the data directory.
@@ -173,6 +194,7 @@ impl Store {
 
     /// Adds `n` to a counter in `meta` (starting from 1) and returns the new value.
     fn bump_counter(&self, key: &[u8], n: u64) -> Result<u64, StoreError> {
+        let _gate = self.writing();
         let updated = self.meta.update_and_fetch(key, |old| {
             let current = old.and_then(keys::decode_u64).unwrap_or(1);
             Some(current.saturating_add(n).to_be_bytes().to_vec())
@@ -194,6 +216,7 @@ impl Store {
                 record.seq = seq;
             }
         }
+        let _gate = self.writing();
         let puts = change
             .put
             .iter()
@@ -282,6 +305,7 @@ impl Store {
         user: &str,
         value: u8,
     ) -> Result<Option<u8>, StoreError> {
+        let _gate = self.writing();
         let old = self.ratings.insert(keys::rating(entry, user), &[value])?;
         Ok(old.and_then(|v| v.first().copied()))
     }
@@ -343,11 +367,85 @@ impl Store {
     /// Makes sure ids up to and including `id` are never allocated again
     /// (an import that keeps its records' ids calls this).
     pub fn reserve_through(&self, id: EntryId) -> Result<(), StoreError> {
+        let _gate = self.writing();
         self.meta.update_and_fetch(NEXT_ID, |old| {
             let current = old.and_then(keys::decode_u64).unwrap_or(1);
             Some(current.max(id.saturating_add(1)).to_be_bytes().to_vec())
         })?;
         Ok(())
+    }
+
+    /// Every tree's records, taken while no write is under way, so the copy
+    /// is consistent across trees (writers wait for it).
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let _exclusive = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let mut trees = Vec::new();
+        for (name, tree) in self.named_trees() {
+            let records = tree
+                .iter()
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<Result<Vec<_>, _>>()?;
+            trees.push((name.to_owned(), records));
+        }
+        Ok(Snapshot {
+            schema_version: migrate::version(&self.meta)?.unwrap_or(migrate::CURRENT),
+            trees,
+        })
+    }
+
+    /// Loads a snapshot into this store, which must be empty (a data
+    /// directory that was only just created). Tree by tree in batches,
+    /// flushed at the end.
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        if snapshot.schema_version > migrate::CURRENT {
+            return Err(StoreError::TooNew {
+                found: snapshot.schema_version,
+                supported: migrate::CURRENT,
+            });
+        }
+        let used = self.named_trees().iter().any(|(name, tree)| match *name {
+            // A new store holds its schema version and nothing else.
+            "meta" => tree
+                .iter()
+                .keys()
+                .any(|k| k.map_or(true, |k| k.as_ref() != migrate::VERSION_KEY)),
+            _ => !tree.is_empty(),
+        });
+        if used {
+            return Err(StoreError::NotEmpty);
+        }
+        let trees = self.named_trees();
+        for (name, records) in &snapshot.trees {
+            let tree = trees
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|(_, tree)| tree)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("the backup has an unknown tree \"{name}\""))
+                })?;
+            let mut batch = sled::Batch::default();
+            for (key, value) in records {
+                batch.insert(key.as_slice(), value.as_slice());
+            }
+            tree.apply_batch(batch)?;
+        }
+        self.flush()
+    }
+
+    fn named_trees(&self) -> [(&'static str, &Tree); 10] {
+        [
+            ("entries", &self.entries),
+            ("ratings", &self.ratings),
+            ("audit", &self.audit),
+            ("audit_by_entry", &self.audit_by_entry),
+            ("meta", &self.meta),
+            ("chats", &self.chats),
+            ("subs", &self.subs),
+            ("chat_subs", &self.chat_subs),
+            ("jobs", &self.jobs),
+            ("default", &self.db),
+        ]
     }
 
     /// Bytes the store takes on disk.
