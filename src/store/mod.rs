@@ -71,12 +71,15 @@ pub struct AuditRecord {
     pub after: Option<Entry>,
 }
 
+/// A tree's records, key and value, in key order.
+pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A consistent copy of every tree: what a backup holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub schema_version: u32,
     /// Tree name → its records in key order.
-    pub trees: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>,
+    pub trees: Vec<(String, Records)>,
 }
 
 /// Writes that land together or not at all.
