@@ -84,6 +84,9 @@ pub enum CliCommand {
     },
     /// Restores a backup into an empty data directory.
     Restore { file: PathBuf },
+    /// Asks a running `rouge serve` whether it is healthy (its /healthz on
+    /// http.listen); exit status 0 when it is. For container health checks.
+    Health,
 }
 
 /// Opens the data directory and the catalog.
@@ -189,6 +192,23 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
                 crate::serve::run(app, config.clone(), secrets, shutdown).await
             })?;
             Ok(0)
+        }
+        CliCommand::Health => {
+            if config.http.listen.is_empty() {
+                bail!("http.listen is off, so there is no health endpoint to ask");
+            }
+            let url = format!("http://{}/healthz", config.http.listen);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (ok, body) = runtime.block_on(async {
+                let response = reqwest::get(&url)
+                    .await
+                    .with_context(|| format!("cannot reach {url}"))?;
+                Ok::<_, anyhow::Error>((response.status().is_success(), response.text().await?))
+            })?;
+            writeln!(std::io::stdout().lock(), "{body}")?;
+            Ok(if ok { 0 } else { 1 })
         }
         CliCommand::Backup { out } => {
             backup(config, &out)?;

@@ -508,6 +508,17 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
         "{metrics}"
     );
 
+    let health = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .arg("health")
+        .env("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+        .output()
+        .expect("rouge health runs");
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stdout)
+    );
+
     // A consistent backup while it runs, through its http.listen.
     let backup = dir.path().join("live.backup");
     let backed_up = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
