@@ -691,3 +691,66 @@ async fn a_card_with_a_picture_keeps_the_caption_within_telegrams_limit() {
     assert!(rest.last().and_then(|r| r.field("reply_markup")).is_some());
     h.stop().await;
 }
+
+/// Look-ups under load through the real adapter: 2,000 messages from 2,000
+/// users at once. Prints throughput and reply-latency percentiles (a
+/// measurement for BENCHMARKS.md, not an assertion on speed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_ups_under_load() {
+    require_spec!();
+    let h = Harness::start().await;
+    const USERS: i64 = 2000;
+    let queries = [
+        "metallic rouge",
+        "frieren",
+        "naruto",
+        "金属口红",
+        "steins gate",
+        "spy family",
+        "one piece",
+        "chainsaw man",
+    ];
+    let started = std::time::Instant::now();
+    let mut pushed = std::collections::HashMap::new();
+    for user in 0..USERS {
+        let chat = 100_000 + user;
+        let query = queries[user as usize % queries.len()];
+        h.mock.push_update(TelegramMock::text_message(
+            chat,
+            "private",
+            chat,
+            &format!("/anime {query}"),
+        ));
+        pushed.insert(chat, started.elapsed());
+    }
+    let mut answered: std::collections::HashMap<i64, Duration> = std::collections::HashMap::new();
+    while answered.len() < USERS as usize {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {} of {USERS} answered",
+            answered.len()
+        );
+        let now = started.elapsed();
+        for r in h.mock.requests_to("sendmessage") {
+            if let Some(chat) = r.chat_id() {
+                answered.entry(chat).or_insert(now);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let total = started.elapsed();
+    let mut latencies: Vec<Duration> = answered
+        .iter()
+        .map(|(chat, at)| at.saturating_sub(pushed[chat]))
+        .collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "{USERS} look-ups in {total:.2?}: {:.0}/s; reply latency p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        USERS as f64 / total.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        latencies[latencies.len() - 1]
+    );
+    h.stop().await;
+}
