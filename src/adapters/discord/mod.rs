@@ -430,6 +430,35 @@ pub async fn answer(app: &App, interaction: Interaction) -> Option<CreateInterac
     })
 }
 
+/// Executes a command for a command or component interaction (their
+/// serenity types differ but answer alike): deferred first when slow, then
+/// the reply as a message or as the edit of the deferred one.
+macro_rules! respond {
+    ($handler:expr, $ctx:expr, $interaction:expr, $caller:expr, $parsed:expr, $what:literal) => {{
+        let http = Arc::clone(&$ctx.http);
+        let (reply, deferred) = $handler
+            .execute($caller, $parsed, async {
+                if let Err(err) = $interaction.defer(&http).await {
+                    warn!(cause = %err, concat!("cannot defer ", $what));
+                }
+            })
+            .await;
+        let rendered = render::render(&reply);
+        let result = if deferred {
+            let edit = EditInteractionResponse::new()
+                .embed(rendered.embed)
+                .components(rendered.components)
+                .allowed_mentions(CreateAllowedMentions::new());
+            $interaction.edit_response(&$ctx.http, edit).await.map(|_| ())
+        } else {
+            $interaction.create_response(&$ctx.http, CreateInteractionResponse::Message(message(rendered))).await
+        };
+        if let Err(err) = result {
+            warn!(cause = %err, concat!("cannot answer ", $what));
+        }
+    }};
+}
+
 struct Handler {
     app: App,
     dev_guild: Option<GuildId>,
@@ -459,37 +488,7 @@ impl Handler {
 
     async fn on_command(&self, ctx: &Context, interaction: CommandInteraction) {
         let (caller, parsed) = command_of(&interaction);
-        let http = Arc::clone(&ctx.http);
-        let (reply, deferred) = self
-            .execute(caller, parsed, async {
-                if let Err(err) = interaction.defer(&http).await {
-                    warn!(cause = %err, "cannot defer an interaction");
-                }
-            })
-            .await;
-        let rendered = render::render(&reply);
-        let result = if deferred {
-            interaction
-                .edit_response(
-                    &ctx.http,
-                    EditInteractionResponse::new()
-                        .embed(rendered.embed)
-                        .components(rendered.components)
-                        .allowed_mentions(CreateAllowedMentions::new()),
-                )
-                .await
-                .map(|_| ())
-        } else {
-            interaction
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(message(rendered)),
-                )
-                .await
-        };
-        if let Err(err) = result {
-            warn!(cause = %err, "cannot answer an interaction");
-        }
+        respond!(self, ctx, interaction, caller, parsed, "an interaction");
     }
 
     async fn on_autocomplete(&self, ctx: &Context, interaction: CommandInteraction) {
@@ -509,36 +508,7 @@ impl Handler {
             }
             return;
         };
-        let http = Arc::clone(&ctx.http);
-        let (reply, deferred) = self
-            .execute(caller, Ok(cmd), async {
-                if let Err(err) = interaction.defer(&http).await {
-                    warn!(cause = %err, "cannot defer a component");
-                }
-            })
-            .await;
-        let rendered = render::render(&reply);
-        let result = if deferred {
-            interaction
-                .edit_response(
-                    &ctx.http,
-                    EditInteractionResponse::new()
-                        .embed(rendered.embed)
-                        .components(rendered.components),
-                )
-                .await
-                .map(|_| ())
-        } else {
-            interaction
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(message(rendered)),
-                )
-                .await
-        };
-        if let Err(err) = result {
-            warn!(cause = %err, "cannot answer a component");
-        }
+        respond!(self, ctx, interaction, caller, Ok(cmd), "a component");
     }
 }
 
