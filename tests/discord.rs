@@ -5,6 +5,8 @@
 
 #[path = "support/discord_mock.rs"]
 mod discord_mock;
+#[path = "support/serve.rs"]
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -563,30 +565,15 @@ async fn rouge_serve_answers_through_the_mocks_and_stops_on_sigterm() {
     require_spec!();
     let mock = DiscordMock::start(TOKEN, APP_ID).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"));
-    command
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("DISCORD_TOKEN", TOKEN)
-        .env("ROUGE_DISCORD__API_BASE", mock.url())
-        .env("RUST_LOG", "trace")
-        .env_remove("TELEGRAM_BOT_TOKEN")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROUGE_") && key != "ROUGE_DISCORD__API_BASE" {
-            command.env_remove(key);
-        }
-    }
-    command.env("ROUGE_HTTP__LISTEN", "127.0.0.1:0");
-    let mut child = command.spawn().expect("rouge serve starts");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let logs = std::thread::spawn(move || {
-        let mut logs = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut logs).map(|_| logs)
-    });
+    let serving = serve::start(
+        &dir.path().join("data"),
+        &[
+            ("DISCORD_TOKEN", TOKEN.to_owned()),
+            ("ROUGE_DISCORD__API_BASE", mock.url()),
+            ("ROUGE_HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+            ("RUST_LOG", "trace".to_owned()),
+        ],
+    );
     assert!(
         mock.wait_for_session(WAIT).await,
         "serve connects to the gateway: {:?}",
@@ -604,23 +591,7 @@ async fn rouge_serve_answers_through_the_mocks_and_stops_on_sigterm() {
         "{callbacks:?}"
     );
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve must stop within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let logs = logs.join().expect("log reader").expect("logs");
+    let (status, logs) = serving.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "exit status {status:?}; logs:\n{logs}");
     assert!(
         !logs.contains("rouge-test-secret"),

@@ -7,11 +7,12 @@
 
 #[path = "support/discord_mock.rs"]
 mod discord_mock;
+#[path = "support/serve.rs"]
+mod serve;
 #[path = "support/telegram_mock.rs"]
 mod telegram_mock;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,49 +43,55 @@ fn telegram_chat(i: u64) -> i64 {
     10_000 + i as i64
 }
 
-fn serve(data: &std::path::Path, telegram: &TelegramMock, discord: &DiscordMock) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rouge"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROUGE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .arg("--data-dir")
-        .arg(data)
-        .arg("serve")
-        .current_dir(data.parent().expect("a parent"))
-        .env("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN)
-        .env("DISCORD_TOKEN", DISCORD_TOKEN)
-        .env("ROUGE_TELEGRAM__API_URL", telegram.url())
-        .env("ROUGE_DISCORD__API_BASE", discord.url())
-        .env("ROUGE_HTTP__LISTEN", "")
-        // The mocks do not rate-limit; faster limits keep the test short.
-        .env("ROUGE_ANNOUNCE__TELEGRAM__GLOBAL_PER_SECOND", "300")
-        .env("ROUGE_ANNOUNCE__DISCORD__GLOBAL_PER_SECOND", "300")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("rouge serve starts")
+fn start(data: &std::path::Path, telegram: &TelegramMock, discord: &DiscordMock) -> serve::Serve {
+    serve::start(
+        data,
+        &[
+            ("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN.to_owned()),
+            ("DISCORD_TOKEN", DISCORD_TOKEN.to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", telegram.url()),
+            ("ROUGE_DISCORD__API_BASE", discord.url()),
+            ("ROUGE_HTTP__LISTEN", String::new()),
+            ("RUST_LOG", "info".to_owned()),
+            // The mocks do not rate-limit; faster limits keep the test short.
+            (
+                "ROUGE_ANNOUNCE__TELEGRAM__GLOBAL_PER_SECOND",
+                "300".to_owned(),
+            ),
+            (
+                "ROUGE_ANNOUNCE__DISCORD__GLOBAL_PER_SECOND",
+                "300".to_owned(),
+            ),
+        ],
+    )
 }
 
-/// Posts per chat seen by the mocks so far.
+/// Announcements per chat that the mocks accepted so far (a refused send,
+/// such as a 429, is not a post).
 fn posts(telegram: &TelegramMock, discord: &DiscordMock) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
-    for r in telegram.requests_to("sendmessage") {
-        if r.text().is_some_and(|t| t.contains("New episode")) {
+    for message in telegram.sent_messages() {
+        if message["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("New episode"))
+        {
             *counts
-                .entry(format!("t{}", r.chat_id().unwrap_or_default()))
+                .entry(format!("t{}", message["chat"]["id"]))
                 .or_insert(0) += 1;
         }
     }
-    for r in discord.requests_to("POST", "/channels/{channel_id}/messages") {
-        *counts
-            .entry(format!(
-                "d{}",
-                r.param_u64("channel_id").unwrap_or_default()
-            ))
-            .or_insert(0) += 1;
+    for message in discord.messages() {
+        if message["embeds"][0]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("New episode"))
+        {
+            *counts
+                .entry(format!(
+                    "d{}",
+                    message["channel_id"].as_str().unwrap_or_default()
+                ))
+                .or_insert(0) += 1;
+        }
     }
     counts
 }
@@ -126,13 +133,11 @@ async fn wait_for_posts(
     telegram: &TelegramMock,
     discord: &DiscordMock,
     count: usize,
-    child: &mut Child,
+    serving: &mut serve::Serve,
 ) {
     let started = Instant::now();
     while posts(telegram, discord).len() < count {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("rouge serve exited by itself with {status:?}");
-        }
+        serving.assert_running();
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "only {} of {count} posts",
@@ -170,33 +175,15 @@ async fn sigterm_and_a_429_storm_during_fan_out_lose_nothing() {
         },
         50,
     );
-    let mut child = serve(&data, &telegram, &discord);
-    wait_for_posts(&telegram, &discord, 60, &mut child).await;
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(term.success());
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(10),
-            "SIGTERM must stop serve within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let mut serving = start(&data, &telegram, &discord);
+    wait_for_posts(&telegram, &discord, 60, &mut serving).await;
+    let (status, _) = serving.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "{status:?}");
-    let mut child = serve(&data, &telegram, &discord);
-    wait_for_posts(&telegram, &discord, 200, &mut child).await;
+    let mut serving = start(&data, &telegram, &discord);
+    wait_for_posts(&telegram, &discord, 200, &mut serving).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(child.wait().expect("exit").success());
+    let (status, _) = serving.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
     let counts = posts(&telegram, &discord);
     assert_eq!(counts.len(), 200, "every chat got its post");
     let duplicated: usize = counts.values().map(|n| n - 1).sum();
@@ -224,16 +211,14 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
     // Kill at spread-out moments: after a number of posts, not of seconds.
     let mut targets = (1..=KILLS).map(|k| k * total / (KILLS + 2)).peekable();
     loop {
-        let mut child = serve(&data, &telegram, &discord);
+        let mut serving = start(&data, &telegram, &discord);
         let target = targets.peek().copied();
         loop {
             let delivered = posts(&telegram, &discord).len();
             if target.is_some_and(|t| delivered >= t) || delivered >= total {
                 break;
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("rouge serve exited by itself with {status:?}");
-            }
+            serving.assert_running();
             assert!(
                 started.elapsed() < Duration::from_secs(240),
                 "the fan-out did not finish ({delivered} of {total})"
@@ -241,20 +226,14 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         if target.is_some() && posts(&telegram, &discord).len() < total {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
+            serving.kill();
             kills += 1;
             targets.next();
             continue;
         }
         // Everything delivered: let the last round be recorded, then stop it properly.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let term = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(term.success());
-        let status = child.wait().expect("exit");
+        let (status, _) = serving.terminate(Duration::from_secs(10)).await;
         assert!(status.success(), "{status:?}");
         break;
     }

@@ -3,6 +3,8 @@
 //! Bot API mock on 127.0.0.1 that checks every request against the published
 //! API (`../shared/specs/telegram-bot-api.json`).
 
+#[path = "support/serve.rs"]
+mod serve;
 #[path = "support/telegram_mock.rs"]
 mod telegram_mock;
 
@@ -432,35 +434,16 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
     require_spec!();
     let mock = TelegramMock::start(TOKEN).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"));
-    command
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("TELEGRAM_BOT_TOKEN", TOKEN)
-        .env("ROUGE_TELEGRAM__API_URL", mock.url())
-        .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROUGE_") && key != "ROUGE_TELEGRAM__API_URL" {
-            command.env_remove(key);
-        }
-    }
-    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    command.env("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}"));
-    let mut child = command.spawn().expect("rouge serve starts");
-    // Read the logs as they come so a chatty log level cannot fill the pipe.
-    let mut stderr = child.stderr.take().expect("stderr");
-    let logs = std::thread::spawn(move || {
-        let mut logs = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut logs).map(|_| logs)
-    });
+    let http_port = serve::free_port();
+    let serving = serve::start(
+        &dir.path().join("data"),
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", mock.url()),
+            ("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}")),
+            ("RUST_LOG", "trace".to_owned()),
+        ],
+    );
     assert!(
         !mock.wait_for("getupdates", 1, WAIT).await.is_empty(),
         "serve polls for updates"
@@ -547,24 +530,7 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
         String::from_utf8_lossy(&restored.stderr)
     );
 
-    let pid = child.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve must stop within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let logs = logs.join().expect("log reader").expect("logs");
+    let (status, logs) = serving.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "exit status {status:?}; logs:\n{logs}");
     assert!(
         !logs.contains(TOKEN) && !logs.contains("TEST-token"),

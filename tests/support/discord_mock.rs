@@ -680,6 +680,11 @@ impl DiscordMock {
         self.state().messages.get(&message_id).cloned()
     }
 
+    /// Every message the bot really posted (answered with success), in no order.
+    pub fn messages(&self) -> Vec<Value> {
+        self.state().messages.values().cloned().collect()
+    }
+
     /// The global commands as last registered.
     pub fn global_commands(&self) -> Vec<Value> {
         self.state().global_commands.clone()

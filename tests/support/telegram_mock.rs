@@ -505,6 +505,11 @@ impl TelegramMock {
         self.state().messages.get(&(chat_id, message_id)).cloned()
     }
 
+    /// Every message the bot really sent (answered with success), in no order.
+    pub fn sent_messages(&self) -> Vec<Value> {
+        self.state().messages.values().cloned().collect()
+    }
+
     /// Every request the published API would reject, as readable strings.
     pub fn violations(&self) -> Vec<String> {
         self.state().violations.clone()

@@ -575,15 +575,22 @@ pub async fn run(
         .await
         .context("cannot build the Discord client")?;
     let shards = Arc::clone(&client.shard_manager);
-    let stopper = tokio::spawn(async move {
-        shutdown.cancelled().await;
-        shards.shutdown_all().await;
-    });
-    let started = match parse_shards(&config.shards)? {
-        Some((range, total)) => client.start_shard_range(range, total).await,
-        None => client.start_autosharded().await,
+    let range = parse_shards(&config.shards)?;
+    let connection = async {
+        match range {
+            Some((range, total)) => client.start_shard_range(range, total).await,
+            None => client.start_autosharded().await,
+        }
     };
-    stopper.abort();
+    // A shutdown can come while shards are still starting, when serenity's
+    // shutdown_all does not reach them: stop waiting for the client then.
+    let started = tokio::select! {
+        started = connection => started,
+        _ = shutdown.cancelled() => {
+            shards.shutdown_all().await;
+            Ok(())
+        }
+    };
     metrics_app.metrics().report("discord", false);
     started.context("the Discord gateway connection failed")?;
     info!("discord adapter stopped");
