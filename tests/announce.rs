@@ -640,3 +640,46 @@ fn the_airing_view_uses_the_chats_time_zone() {
     );
     assert!(list.heading.contains("America/New_York"));
 }
+
+#[test]
+fn a_long_airing_list_comes_in_pages() {
+    let clock = ManualClock::new(start());
+    let app = open(Store::temporary().expect("store"), &clock);
+    let entries: Vec<serde_json::Value> = (0..30)
+        .map(|i| {
+            serde_json::json!({
+                "id": 100 + i,
+                "title": format!("Daily Show {i}"),
+                "kind": "tv",
+                "broadcasts": [{"platform": "tv", "rule": format!("R/2026-11-20T{:02}:00:00Z/P1D", i % 24)}]
+            })
+        })
+        .collect();
+    let file = serde_json::json!({"format": "rouge-catalog", "version": 1, "entries": entries})
+        .to_string();
+    app.import(
+        rouge::import::Format::Rouge,
+        file.as_bytes(),
+        "test",
+        |_, _| {},
+    )
+    .expect("import");
+    let Reply::List(first) = app.handle_line(&member_of("g"), "/anime airing 2") else {
+        panic!("a list")
+    };
+    assert_eq!(first.items.len(), 25);
+    assert!(first.heading.contains("page 1 of 3"), "{}", first.heading);
+    assert_eq!(first.previous, None);
+    let next = first.next.clone().expect("a next page");
+    assert_eq!(next, "/anime airing 2 page=2");
+    assert!(rouge::core::command::parse(&next).is_ok_and(|c| c.is_button_safe()));
+    let Reply::List(second) = app.handle_line(&member_of("g"), &next) else {
+        panic!("a list")
+    };
+    assert_eq!(second.previous.as_deref(), Some("/anime airing 2 page=1"));
+    assert_ne!(first.items[0].text, second.items[0].text);
+    let Reply::List(last) = app.handle_line(&member_of("g"), "/anime airing 2 page=99") else {
+        panic!("a list")
+    };
+    assert!(last.heading.contains("page 3 of 3") && last.next.is_none());
+}

@@ -149,6 +149,14 @@ pub fn lines<M: Markup>(reply: &Reply) -> Vec<String> {
                     M::text(&item.detail)
                 ));
             }
+            let pages: Vec<String> = [&list.previous, &list.next]
+                .into_iter()
+                .flatten()
+                .map(|c| M::text(c))
+                .collect();
+            if !pages.is_empty() {
+                out.push(format!("More: {}", pages.join(" · ")));
+            }
             out
         }
         Reply::Done(notice) => vec![M::text(&notice.text)],

@@ -47,6 +47,8 @@ pub enum Command {
     /// Upcoming episodes in the next `days` days.
     Airing {
         days: u32,
+        /// 1-based page of the list.
+        page: usize,
     },
     /// Chat admins: announce new episodes of a title (or of everything) here.
     Subscribe {
@@ -120,6 +122,7 @@ impl Command {
             self,
             Command::Info(TitleRef::Id(_))
                 | Command::Scores(TitleRef::Id(_))
+                | Command::Airing { .. }
                 | Command::Rate {
                     title: TitleRef::Id(_),
                     ..
@@ -693,16 +696,28 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
 pub const MAX_AIRING_DAYS: u32 = 14;
 
 fn parse_airing(args: &str) -> Result<Command, ParseError> {
-    if args.is_empty() {
-        return Ok(Command::Airing { days: 2 });
+    let u = usage_of("airing");
+    let (mut days, mut page) = (2, 1);
+    for word in args.split_whitespace() {
+        if let Some(p) = word.strip_prefix("page=") {
+            page = p
+                .parse::<usize>()
+                .ok()
+                .filter(|p| (1..=1000).contains(p))
+                .ok_or_else(|| usage(format!("\"{p}\" is not a page number."), u))?;
+        } else {
+            days = match word.parse::<u32>() {
+                Ok(d @ 1..=MAX_AIRING_DAYS) => d,
+                _ => {
+                    return Err(usage(
+                        format!("\"{word}\" is not a number of days from 1 to {MAX_AIRING_DAYS}."),
+                        u,
+                    ));
+                }
+            };
+        }
     }
-    match args.parse::<u32>() {
-        Ok(days @ 1..=MAX_AIRING_DAYS) => Ok(Command::Airing { days }),
-        _ => Err(usage(
-            format!("\"{args}\" is not a number of days from 1 to {MAX_AIRING_DAYS}."),
-            usage_of("airing"),
-        )),
-    }
+    Ok(Command::Airing { days, page })
 }
 
 /// `<title>` or `all [kind=…] [genre=…]`, and for subscribe an optional
@@ -1173,8 +1188,19 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse("/anime airing"), Ok(Command::Airing { days: 2 }));
-        assert_eq!(parse("/anime airing 7"), Ok(Command::Airing { days: 7 }));
+        assert_eq!(
+            parse("/anime airing"),
+            Ok(Command::Airing { days: 2, page: 1 })
+        );
+        assert_eq!(
+            parse("/anime airing 7"),
+            Ok(Command::Airing { days: 7, page: 1 })
+        );
+        assert_eq!(
+            parse("/anime airing 7 page=3"),
+            Ok(Command::Airing { days: 7, page: 3 })
+        );
+        assert!(parse("/anime airing 7 page=0").is_err());
         assert!(parse("/anime airing 0").is_err());
         assert!(parse("/anime airing 100").is_err());
     }

@@ -107,6 +107,11 @@ pub struct ListView {
     pub items: Vec<ListItem>,
     /// Shown when `items` is empty.
     pub empty: String,
+    /// The command lines of the neighbouring pages, when the list has more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -163,9 +163,30 @@ pub fn render(reply: &Reply) -> Rendered {
             if !lines.is_empty() && !matches!(reply, Reply::Help(_)) {
                 lines.remove(0);
             }
+            let pages: Vec<CreateButton> = match reply {
+                Reply::List(list) => [("Previous", &list.previous), ("Next", &list.next)]
+                    .into_iter()
+                    .filter_map(|(label, command)| {
+                        command
+                            .as_ref()
+                            .filter(|c| c.len() <= CUSTOM_ID_LIMIT)
+                            .map(|c| {
+                                CreateButton::new(c.clone())
+                                    .label(label)
+                                    .style(ButtonStyle::Secondary)
+                            })
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let components = if pages.is_empty() {
+                Vec::new()
+            } else {
+                vec![CreateActionRow::Buttons(pages)]
+            };
             Rendered {
                 embed: Embed::new(&title).description(&lines.join("\n")).embed,
-                components: Vec::new(),
+                components,
                 ephemeral: false,
             }
         }

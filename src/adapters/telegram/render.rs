@@ -76,13 +76,23 @@ fn buttons(reply: &Reply) -> Vec<Vec<Button>> {
                 )]
             })
             .collect(),
-        Reply::List(list) => list
-            .items
-            .iter()
-            .filter_map(|item| item.id.map(|id| (item, id)))
-            .take(10)
-            .map(|(item, id)| vec![button(&item.text, format!("/anime #{id}"))])
-            .collect(),
+        Reply::List(list) => {
+            let mut rows: Vec<Vec<Button>> = list
+                .items
+                .iter()
+                .filter_map(|item| item.id.map(|id| (item, id)))
+                .take(10)
+                .map(|(item, id)| vec![button(&item.text, format!("/anime #{id}"))])
+                .collect();
+            let pages: Vec<Button> = [("◂ Previous", &list.previous), ("Next ▸", &list.next)]
+                .into_iter()
+                .filter_map(|(label, command)| command.clone().map(|c| button(label, c)))
+                .collect();
+            if !pages.is_empty() {
+                rows.push(pages);
+            }
+            rows
+        }
         Reply::Announcement(a) => vec![vec![button("Card", format!("/anime #{}", a.entry))]],
         Reply::Done(_) | Reply::Help(_) | Reply::Error(_) => Vec::new(),
     };

@@ -174,6 +174,8 @@ impl App {
             })
             .collect();
         Ok(Reply::List(ListView {
+            previous: None,
+            next: None,
             heading: format!("Subscriptions of this chat ({})", describe_settings(&settings)),
             items,
             empty: "This chat has no subscriptions. A chat admin can add one with /anime subscribe <title>.".into(),
@@ -211,7 +213,12 @@ impl App {
         ))
     }
 
-    pub(super) fn airing(&self, caller: &Caller, days: u32) -> Result<Reply, CommandError> {
+    pub(super) fn airing(
+        &self,
+        caller: &Caller,
+        days: u32,
+        page: usize,
+    ) -> Result<Reply, CommandError> {
         let settings = self.store().chat_settings(&caller.chat())?;
         let tz = Self::chat_zone(&settings);
         let stream = if settings.stream == "none" {
@@ -237,9 +244,11 @@ impl App {
             }
         }
         upcoming.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
-        let more = upcoming.len().saturating_sub(AIRING_LINES);
-        let mut items: Vec<ListItem> = upcoming
+        let pages = upcoming.len().div_ceil(AIRING_LINES).max(1);
+        let page = page.min(pages);
+        let items: Vec<ListItem> = upcoming
             .into_iter()
+            .skip((page - 1) * AIRING_LINES)
             .take(AIRING_LINES)
             .map(|(at, episode, entry)| ListItem {
                 id: Some(entry.id),
@@ -255,20 +264,19 @@ impl App {
                 at: Some(at),
             })
             .collect();
-        if more > 0 {
-            items.push(ListItem {
-                id: None,
-                text: format!("… and {more} more"),
-                detail: "ask for fewer days".into(),
-                at: None,
-            });
-        }
+        let of_pages = if pages > 1 {
+            format!(", page {page} of {pages}")
+        } else {
+            String::new()
+        };
         Ok(Reply::List(ListView {
             heading: format!(
-                "Airing in the next {days} day{} on {stream} ({})",
+                "Airing in the next {days} day{} on {stream} ({}){of_pages}",
                 if days == 1 { "" } else { "s" },
                 tz.name()
             ),
+            previous: (page > 1).then(|| format!("/anime airing {days} page={}", page - 1)),
+            next: (page < pages).then(|| format!("/anime airing {days} page={}", page + 1)),
             items,
             empty: format!(
                 "Nothing in the catalog airs on {stream} in the next {days} day{}.",
@@ -473,6 +481,8 @@ impl App {
             });
         }
         Ok(Reply::List(ListView {
+            previous: None,
+            next: None,
             heading: match entry {
                 Some(id) => format!("Announcements of {}", title(id)),
                 None => "Recent announcements".into(),

@@ -281,7 +281,7 @@ impl App {
             Command::Rate { title, rating } => self.rate(caller, &title, rating),
             Command::Top { genre, limit } => Ok(self.top(genre.as_deref(), limit)),
             Command::Help { topic } => Ok(self.help(caller, topic.as_deref())),
-            Command::Airing { days } => self.airing(caller, days),
+            Command::Airing { days, page } => self.airing(caller, days, page),
             Command::Subscriptions => self.subscriptions(caller),
             Command::Subscribe {
                 target,
@@ -457,6 +457,8 @@ impl App {
             None => format!("Top {limit}"),
         };
         Reply::List(ListView {
+            previous: None,
+            next: None,
             heading,
             empty: match genre {
                 Some(g) => format!("No scored titles in the genre \"{g}\"."),
@@ -770,6 +772,8 @@ impl App {
             None => "Recent catalog changes".into(),
         };
         Ok(Reply::List(ListView {
+            previous: None,
+            next: None,
             heading,
             empty: "No changes recorded yet.".into(),
             items: records
