@@ -271,3 +271,103 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
         discord.violations()
     );
 }
+
+/// A TCP proxy on 127.0.0.1 in front of `target` that misbehaves like a bad
+/// network: after start-up it drops every third new connection at once and cuts every
+/// connection it forwards after `life`. Returns its address and a counter of
+/// the connections it cut while forwarding.
+async fn flaky_proxy(
+    target: std::net::SocketAddr,
+    life: Duration,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("addr");
+    let cut = Arc::new(AtomicUsize::new(0));
+    let cut_count = Arc::clone(&cut);
+    tokio::spawn(async move {
+        let mut accepted = 0usize;
+        while let Ok((mut client, _)) = listener.accept().await {
+            accepted += 1;
+            // Start-up gets through (a failed gateway look-up at start stops
+            // serve by design, for a supervisor to restart it); after that
+            // every third new connection is dropped.
+            if accepted > 10 && accepted % 3 == 0 {
+                drop(client);
+                continue;
+            }
+            let cut = Arc::clone(&cut_count);
+            tokio::spawn(async move {
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                if tokio::time::timeout(
+                    life,
+                    tokio::io::copy_bidirectional(&mut client, &mut upstream),
+                )
+                .await
+                .is_err()
+                {
+                    cut.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    (address, cut)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_lose_nothing() {
+    if !TelegramMock::spec_available() || !DiscordMock::spec_available() {
+        println!("skipping: ../shared/specs not found");
+        return;
+    }
+    let telegram = TelegramMock::start(TELEGRAM_TOKEN).await;
+    let discord = DiscordMock::start(DISCORD_TOKEN, APP_ID).await;
+    let target: std::net::SocketAddr = discord
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("mock address");
+    let (proxy, cut) = flaky_proxy(target, Duration::from_millis(200)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    queue_fan_out(&data, 100);
+    // Discord's REST traffic goes through the flaky proxy; failed sends are retried quickly.
+    let mut serving = serve::start(
+        &data,
+        &[
+            ("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN.to_owned()),
+            ("DISCORD_TOKEN", DISCORD_TOKEN.to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", telegram.url()),
+            ("ROUGE_DISCORD__API_BASE", format!("http://{proxy}")),
+            ("ROUGE_HTTP__LISTEN", String::new()),
+            ("ROUGE_ANNOUNCE__MAX_ATTEMPTS", "100".to_owned()),
+            ("ROUGE_ANNOUNCE__BACKOFF_BASE_SECS", "1".to_owned()),
+            ("ROUGE_ANNOUNCE__BACKOFF_MAX_SECS", "1".to_owned()),
+            ("ROUGE_ANNOUNCE__SEND_TIMEOUT_SECS", "2".to_owned()),
+        ],
+    );
+    wait_for_posts(&telegram, &discord, 200, &mut serving).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _) = serving.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    let counts = posts(&telegram, &discord);
+    let duplicated: usize = counts.values().map(|n| n - 1).sum();
+    let cut = cut.load(std::sync::atomic::Ordering::Relaxed);
+    println!("200 chats; lost 0; duplicated {duplicated}; connections cut while forwarding {cut}");
+    assert_eq!(counts.len(), 200);
+    // A connection cut after the post was made but before its answer arrived
+    // repeats that one post, at most.
+    assert!(
+        duplicated <= cut,
+        "{duplicated} repeats for {cut} cut connections"
+    );
+    assert!(
+        discord.violations().is_empty(),
+        "{:#?}",
+        discord.violations()
+    );
+}
