@@ -294,7 +294,7 @@ async fn flaky_proxy(
             // Start-up gets through (a failed gateway look-up at start stops
             // serve by design, for a supervisor to restart it); after that
             // every third new connection is dropped.
-            if accepted > 10 && accepted % 3 == 0 {
+            if accepted > 10 && accepted.is_multiple_of(3) {
                 drop(client);
                 continue;
             }
