@@ -486,6 +486,7 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
         metrics.contains("rouge_lookup_seconds_count 1"),
         "{metrics}"
     );
+    assert!(metrics.contains("rouge_dead_letters 0"), "{metrics}");
     assert!(
         metrics.contains("rouge_outbox_depth{platform=\"telegram\"} 0"),
         "{metrics}"

@@ -70,6 +70,11 @@ async fn metrics(State(app): State<App>) -> Response {
             vec![(String::new(), size)],
         ),
         (
+            "rouge_dead_letters",
+            "Announcements that ended without a post (failed, forbidden, expired, withdrawn).",
+            vec![(String::new(), app.store().dead_letters() as f64)],
+        ),
+        (
             "rouge_catalog_entries",
             "Entries in the catalog.",
             vec![(String::new(), app.len() as f64)],

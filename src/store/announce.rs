@@ -509,6 +509,11 @@ impl Store {
         })
     }
 
+    /// Number of dead-lettered jobs (failed, forbidden, expired, withdrawn).
+    pub fn dead_letters(&self) -> usize {
+        self.jobs.scan_prefix([DEAD]).count()
+    }
+
     /// Whether the job with this key was delivered.
     pub fn was_delivered(&self, job_key: &[u8]) -> Result<bool, StoreError> {
         Ok(self.jobs.contains_key(delivered_key(job_key))?)
