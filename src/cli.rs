@@ -97,12 +97,13 @@ fn open_app(config: &Config) -> anyhow::Result<App> {
             config.data_dir.display()
         )
     })?;
-    let store = Store::open(&config.data_dir).with_context(|| {
-        format!(
-            "cannot open the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    let store = Store::open_waiting(&config.data_dir, std::time::Duration::from_secs(5))
+        .with_context(|| {
+            format!(
+                "cannot open the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
     Ok(App::open(
         store,
         config.core_settings(),

@@ -446,7 +446,9 @@ fn crashes_lose_nothing_and_repeat_only_what_was_in_flight() {
     .cycle();
     loop {
         let app = open(
-            Store::open(dir.path()).expect("the store reopens after every crash"),
+            // In one process a dropped store may release its lock a moment later.
+            Store::open_waiting(dir.path(), Duration::from_secs(10))
+                .expect("the store reopens after every crash"),
             &clock,
         );
         if app.store().queued(Platform::Telegram) == 0 {

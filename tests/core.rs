@@ -357,7 +357,8 @@ fn edits_survive_a_restart_and_the_schema_is_stamped() {
             "/anime admin edit #1 synopsis=\"Kept across restarts\"",
         );
     }
-    let store = Store::open(dir.path()).expect("reopen");
+    let store =
+        Store::open_waiting(dir.path(), std::time::Duration::from_secs(10)).expect("reopen");
     assert_eq!(
         store.schema_version().expect("version"),
         Some(rouge::store::migrate::CURRENT)

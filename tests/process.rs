@@ -255,7 +255,8 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
         "{duplicated} duplicates"
     );
     // The store opens cleanly and agrees: nothing left queued.
-    let store = Store::open(&data).expect("the store opens after the kills");
+    let store = Store::open_waiting(&data, Duration::from_secs(10))
+        .expect("the store opens after the kills");
     assert_eq!(
         store.queued(Platform::Telegram) + store.queued(Platform::Discord),
         0

@@ -124,6 +124,21 @@ impl Store {
         Self::from_config(sled::Config::new().path(dir))
     }
 
+    /// [`Store::open`], waiting up to `patience` while another process
+    /// still holds the data directory (a previous instance shutting down
+    /// while a supervisor starts the next one).
+    pub fn open_waiting(dir: &Path, patience: std::time::Duration) -> Result<Store, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open(dir) {
+                Err(StoreError::Locked) if started.elapsed() < patience => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// A throw-away store that lives in memory and vanishes on drop.
     pub fn temporary() -> Result<Store, StoreError> {
         Self::from_config(sled::Config::new().temporary(true))
