@@ -147,14 +147,23 @@ async fn wait_for_posts(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_and_a_429_storm_during_fan_out_lose_nothing() {
+/// Both platform mocks, or `None` (after saying why) without the published specs.
+async fn mocks() -> Option<(TelegramMock, DiscordMock)> {
     if !TelegramMock::spec_available() || !DiscordMock::spec_available() {
         println!("skipping: ../shared/specs not found");
-        return;
+        return None;
     }
-    let telegram = TelegramMock::start(TELEGRAM_TOKEN).await;
-    let discord = DiscordMock::start(DISCORD_TOKEN, APP_ID).await;
+    Some((
+        TelegramMock::start(TELEGRAM_TOKEN).await,
+        DiscordMock::start(DISCORD_TOKEN, APP_ID).await,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_a_429_storm_during_fan_out_lose_nothing() {
+    let Some((telegram, discord)) = mocks().await else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     queue_fan_out(&data, 100);
@@ -194,12 +203,9 @@ async fn sigterm_and_a_429_storm_during_fan_out_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() {
-    if !TelegramMock::spec_available() || !DiscordMock::spec_available() {
-        println!("skipping: ../shared/specs not found");
+    let Some((telegram, discord)) = mocks().await else {
         return;
-    }
-    let telegram = TelegramMock::start(TELEGRAM_TOKEN).await;
-    let discord = DiscordMock::start(DISCORD_TOKEN, APP_ID).await;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     // The whole fan-out is queued before the first start.
@@ -321,12 +327,9 @@ async fn flaky_proxy(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_lose_nothing() {
-    if !TelegramMock::spec_available() || !DiscordMock::spec_available() {
-        println!("skipping: ../shared/specs not found");
+    let Some((telegram, discord)) = mocks().await else {
         return;
-    }
-    let telegram = TelegramMock::start(TELEGRAM_TOKEN).await;
-    let discord = DiscordMock::start(DISCORD_TOKEN, APP_ID).await;
+    };
     let target: std::net::SocketAddr = discord
         .url()
         .trim_start_matches("http://")
