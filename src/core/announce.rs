@@ -177,17 +177,21 @@ pub struct Announcement {
 }
 
 /// A queued announcement for one chat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// In the store a job is split: the release's shared content is kept once
+/// per release (see [`Announcement::shared`]) and each job keeps only what is
+/// its chat's (time zone, mention, next episode on the chat's stream), so a
+/// fan-out to thousands of chats writes small records. Read back, a job
+/// carries its whole announcement again.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub entry: EntryId,
     pub episode: u32,
     pub variant: String,
     pub chat: ChatRef,
-    #[serde(default)]
     pub is_group: bool,
     pub due_at: DateTime<Utc>,
     pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub announcement: Announcement,
 }
@@ -199,21 +203,39 @@ impl Job {
     }
 }
 
-/// The store key of a job.
-pub fn job_key(entry: EntryId, episode: u32, variant: &str, chat: &ChatRef) -> Vec<u8> {
-    let chat = chat.key();
-    let mut key = Vec::with_capacity(12 + variant.len() + 1 + chat.len());
+/// `entry ‖ episode ‖ variant ‖ 0`: a release's identity, and the start of
+/// the key of every job it queues.
+pub fn release_key(entry: EntryId, episode: u32, variant: &str) -> Vec<u8> {
+    // Room for the chat key a job key appends.
+    let mut key = Vec::with_capacity(12 + variant.len() + 1 + 32);
     key.extend_from_slice(&entry.to_be_bytes());
     key.extend_from_slice(&episode.to_be_bytes());
     key.extend_from_slice(variant.as_bytes());
     key.push(0);
-    key.extend_from_slice(chat.as_bytes());
     key
+}
+
+/// The store key of a job.
+pub fn job_key(entry: EntryId, episode: u32, variant: &str, chat: &ChatRef) -> Vec<u8> {
+    let mut key = release_key(entry, episode, variant);
+    key.extend_from_slice(chat.key().as_bytes());
+    key
+}
+
+/// A job's identity read back from its key: (entry, episode, variant, chat).
+pub fn parse_job_key(key: &[u8]) -> Option<(EntryId, u32, String, ChatRef)> {
+    let entry = EntryId::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let episode = u32::from_be_bytes(key.get(8..12)?.try_into().ok()?);
+    let rest = key.get(12..)?;
+    let zero = rest.iter().position(|&b| b == 0)?;
+    let variant = std::str::from_utf8(rest.get(..zero)?).ok()?.to_owned();
+    let chat = ChatRef::from_key(std::str::from_utf8(rest.get(zero + 1..)?).ok()?)?;
+    Some((entry, episode, variant, chat))
 }
 
 /// A job that was posted: what it was, and the platform's message id. The
 /// announcement itself is not kept (it was posted).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     pub entry: EntryId,
     pub episode: u32,
@@ -221,19 +243,6 @@ pub struct Delivered {
     pub chat: ChatRef,
     pub message_id: String,
     pub at: DateTime<Utc>,
-}
-
-impl Delivered {
-    pub fn of(job: &Job, message_id: &str, at: DateTime<Utc>) -> Delivered {
-        Delivered {
-            entry: job.entry,
-            episode: job.episode,
-            variant: job.variant.clone(),
-            chat: job.chat.clone(),
-            message_id: message_id.to_owned(),
-            at,
-        }
-    }
 }
 
 /// Why a job ended without a post.
@@ -251,9 +260,14 @@ pub enum DeadKind {
 }
 
 /// A job that ended without a post.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
-    pub job: Job,
+    pub entry: EntryId,
+    pub episode: u32,
+    pub variant: String,
+    pub chat: ChatRef,
+    /// Send attempts made before it ended.
+    pub attempts: u32,
     pub kind: DeadKind,
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -291,25 +305,19 @@ pub trait Notifier: Send + Sync + 'static {
 
 /// Builds the announcement of `event` for a chat with `settings`.
 pub fn announcement(entry: &Entry, event: &ReleaseEvent, settings: &ChatSettings) -> Announcement {
+    Announcement {
+        next_episode: next_episode(entry, event, &settings.stream),
+        tz: settings.tz.clone(),
+        ..shared_announcement(entry, event)
+    }
+}
+
+/// What every chat is told about `event` (see [`Announcement::shared`]).
+fn shared_announcement(entry: &Entry, event: &ReleaseEvent) -> Announcement {
     let stream = match &event.variant {
         Variant::Stream(s) => Some(s.clone()),
         Variant::Audio(_) => None,
     };
-    let next_episode = entry
-        .broadcasts
-        .iter()
-        .find(|b| b.platform == settings.stream)
-        .and_then(|b| {
-            let rule: Rule = b.rule.parse().ok()?;
-            rule.next_after(
-                event.at,
-                Bounds {
-                    ends: b.ends,
-                    episodes: entry.episodes,
-                },
-            )
-        })
-        .filter(|(n, _)| *n > event.episode);
     Announcement {
         entry: entry.id,
         title: entry.display_title().to_owned(),
@@ -322,9 +330,42 @@ pub fn announcement(entry: &Entry, event: &ReleaseEvent, settings: &ChatSettings
         released_at: event.at,
         picture: entry.picture.clone(),
         links: entry.links.iter().take(2).cloned().collect(),
-        next_episode,
-        tz: settings.tz.clone(),
+        next_episode: None,
+        tz: String::new(),
         mention_role: None,
+    }
+}
+
+/// The episode after `event` on `stream`, if the entry's schedule knows it.
+fn next_episode(entry: &Entry, event: &ReleaseEvent, stream: &str) -> Option<(u32, DateTime<Utc>)> {
+    entry
+        .broadcasts
+        .iter()
+        .find(|b| b.platform == stream)
+        .and_then(|b| {
+            let rule: Rule = b.rule.parse().ok()?;
+            rule.next_after(
+                event.at,
+                Bounds {
+                    ends: b.ends,
+                    episodes: entry.episodes,
+                },
+            )
+        })
+        .filter(|(n, _)| *n > event.episode)
+}
+
+impl Announcement {
+    /// The part of an announcement every chat shares, as the store keeps it
+    /// once per release: without the chat's time zone, mention and next
+    /// episode (which follows the chat's stream).
+    pub fn shared(&self) -> Announcement {
+        Announcement {
+            next_episode: None,
+            tz: String::new(),
+            mention_role: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -336,6 +377,9 @@ pub fn jobs_for(
     subscribers: &[(Subscription, ChatSettings)],
 ) -> Vec<Job> {
     let variant = event.variant.key();
+    let shared = shared_announcement(entry, event);
+    // The next episode depends only on the chat's stream: computed once per stream.
+    let mut next_by_stream: Vec<(&str, Option<(u32, DateTime<Utc>)>)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     // A chat subscribed both to the entry and to everything gets one job.
     let mut chats = std::collections::HashSet::new();
@@ -343,6 +387,15 @@ pub fn jobs_for(
         if !sub.covers(entry) || !event.variant.wanted_by(settings) || !chats.insert(&sub.chat) {
             continue;
         }
+        let stream = settings.stream.as_str();
+        let next = match next_by_stream.iter().find(|(s, _)| *s == stream) {
+            Some((_, next)) => *next,
+            None => {
+                let next = next_episode(entry, event, stream);
+                next_by_stream.push((stream, next));
+                next
+            }
+        };
         jobs.push(Job {
             entry: entry.id,
             episode: event.episode,
@@ -353,8 +406,10 @@ pub fn jobs_for(
             attempts: 0,
             last_error: None,
             announcement: Announcement {
+                next_episode: next,
+                tz: settings.tz.clone(),
                 mention_role: sub.mention_role.clone(),
-                ..announcement(entry, event, settings)
+                ..shared.clone()
             },
         });
     }

@@ -22,6 +22,13 @@ impl Platform {
             Platform::Discord => "discord",
         }
     }
+
+    /// The platform named `name` (the inverse of [`Platform::as_str`]).
+    pub fn from_name(name: &str) -> Option<Platform> {
+        [Platform::Local, Platform::Telegram, Platform::Discord]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
 }
 
 impl fmt::Display for Platform {
@@ -94,6 +101,15 @@ impl ChatRef {
     /// `platform:chat_id`, the chat's key in the store.
     pub fn key(&self) -> String {
         format!("{}:{}", self.platform, self.chat_id)
+    }
+
+    /// The chat a store key names (the inverse of [`ChatRef::key`]).
+    pub fn from_key(key: &str) -> Option<ChatRef> {
+        let (platform, chat_id) = key.split_once(':')?;
+        Some(ChatRef {
+            platform: Platform::from_name(platform)?,
+            chat_id: chat_id.to_owned(),
+        })
     }
 }
 

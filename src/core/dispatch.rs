@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use super::announce::{DeadKind, Job, Notifier, SendOutcome};
 use super::app::App;
 use super::caller::ChatRef;
-use crate::store::StoreError;
+use crate::store::{ReleaseCache, StoreError};
 
 /// `count` sends per `per`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -235,6 +235,7 @@ pub struct Dispatcher<N: Notifier> {
     settings: DispatchSettings,
     limiter: Limiter,
     in_flight: HashSet<Vec<u8>>,
+    releases: ReleaseCache,
 }
 
 impl<N: Notifier> Dispatcher<N> {
@@ -246,6 +247,7 @@ impl<N: Notifier> Dispatcher<N> {
             settings,
             limiter,
             in_flight: HashSet::new(),
+            releases: ReleaseCache::default(),
         }
     }
 
@@ -278,7 +280,7 @@ impl<N: Notifier> Dispatcher<N> {
             if !expired && !self.limiter.try_acquire(&due.chat, due.is_group, now) {
                 continue;
             }
-            let Some(job) = store.queued_job(&due.key)? else {
+            let Some(job) = store.queued_job_cached(&due.key, &mut self.releases)? else {
                 continue;
             };
             if expired {

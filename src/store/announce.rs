@@ -5,22 +5,32 @@
 //! - `subs`: target (9 bytes) ‖ chat key → [`Subscription`]
 //! - `chat_subs`: chat key ‖ 0 ‖ target → ∅ (a chat's subscriptions)
 //! - `jobs`, one tree so that moving a job is one atomic batch:
-//!   - `q` ‖ job key → [`Job`] (queued)
+//!   - `r` ‖ release key → the release's shared [`Announcement`] (JSON), kept
+//!     once per release (empty for a release migrated from schema 1 with
+//!     no job left queued)
+//!   - `q` ‖ job key → the job's own part, a compact [`QueuedRecord`]
 //!   - `d` ‖ platform ‖ due ms ‖ job key ‖ group flag → ∅ (the due index: the
 //!     dispatcher reads chat and group from the key and decodes only the jobs
 //!     it can send)
-//!   - `D` ‖ job key → [`Delivered`]; `x` ‖ job key → [`DeadLetter`]
+//!   - `D` ‖ job key → a compact [`DeliveredRecord`]; `x` ‖ job key →
+//!     [`DeadRecord`] (JSON)
 //!
-//! A job key is (entry, episode, variant, chat), so a job is queued at most
-//! once across queued, delivered and dead.
+//! A job key is the release key (entry, episode, variant) and the chat, so a
+//! job is queued at most once across queued, delivered and dead. A release
+//! without a record has never queued a job, which spares a new release's
+//! fan-out the three look-ups per chat that prove it.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
+use super::records::{DeliveredRecord, QueuedRecord};
 use super::{Store, StoreError, decode, encode};
 use crate::core::announce::{
-    ChatSettings, DeadKind, DeadLetter, Delivered, Job, Subscription, Target,
+    self, Announcement, ChatSettings, DeadKind, DeadLetter, Delivered, Job, Subscription, Target,
 };
 use crate::core::caller::{ChatRef, Platform};
 use crate::core::model::EntryId;
@@ -83,6 +93,7 @@ fn millis(at: DateTime<Utc>) -> u64 {
     u64::try_from(at.timestamp_millis()).unwrap_or(0)
 }
 
+const RELEASE: u8 = b'r';
 const QUEUED: u8 = b'q';
 const DUE: u8 = b'd';
 const DELIVERED: u8 = b'D';
@@ -93,6 +104,10 @@ fn prefixed(tag: u8, key: &[u8]) -> Vec<u8> {
     out.push(tag);
     out.extend_from_slice(key);
     out
+}
+
+pub(super) fn release_record_key(release_key: &[u8]) -> Vec<u8> {
+    prefixed(RELEASE, release_key)
 }
 
 pub(super) fn queued_key(job_key: &[u8]) -> Vec<u8> {
@@ -150,6 +165,54 @@ fn decode_due(platform: Platform, index_key: &[u8]) -> Option<DueJob> {
         },
         is_group: group == 1,
     })
+}
+
+/// The release part of a job key: up to and including the 0 after the variant.
+pub(super) fn release_of(job_key: &[u8]) -> Option<&[u8]> {
+    let zero = job_key.get(12..)?.iter().position(|&b| b == 0)?;
+    job_key.get(..12 + zero + 1)
+}
+
+/// Why a job ended without a post, as the store keeps it; the rest of the
+/// dead letter is its key.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct DeadRecord {
+    pub attempts: u32,
+    pub kind: DeadKind,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl DeadRecord {
+    pub(super) fn encode(
+        job: &Job,
+        kind: DeadKind,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<u8>, StoreError> {
+        encode(&DeadRecord {
+            attempts: job.attempts,
+            kind,
+            reason: reason.to_owned(),
+            at,
+        })
+    }
+}
+
+fn corrupt_key() -> StoreError {
+    StoreError::Corrupt("a job key does not name an entry, episode, variant and chat".into())
+}
+
+/// Releases already read, for a reader of many jobs of few releases (the
+/// dispatcher). A release's record never changes once it has content, so
+/// nothing here goes stale; it is cleared when it grows past a bound.
+#[derive(Debug, Default)]
+pub struct ReleaseCache {
+    releases: HashMap<Vec<u8>, Announcement>,
+}
+
+impl ReleaseCache {
+    const MAX: usize = 256;
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -255,10 +318,68 @@ impl Store {
 
     /// A queued job, if it is still queued.
     pub fn queued_job(&self, job_key: &[u8]) -> Result<Option<Job>, StoreError> {
-        self.jobs
-            .get(queued_key(job_key))?
-            .map(|v| decode(&v))
-            .transpose()
+        self.queued_job_cached(job_key, &mut ReleaseCache::default())
+    }
+
+    /// [`Store::queued_job`], reading each release's shared part once.
+    pub fn queued_job_cached(
+        &self,
+        job_key: &[u8],
+        cache: &mut ReleaseCache,
+    ) -> Result<Option<Job>, StoreError> {
+        match self.jobs.get(queued_key(job_key))? {
+            Some(value) => self.job_from(job_key, &value, cache).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A queued job from its key, its record and its release's.
+    fn job_from(
+        &self,
+        job_key: &[u8],
+        record: &[u8],
+        cache: &mut ReleaseCache,
+    ) -> Result<Job, StoreError> {
+        let own = QueuedRecord::decode(record)
+            .ok_or_else(|| StoreError::Corrupt("a queued job's record does not decode".into()))?;
+        let (entry, episode, variant, chat) =
+            announce::parse_job_key(job_key).ok_or_else(corrupt_key)?;
+        let release = release_of(job_key).ok_or_else(corrupt_key)?;
+        if !cache.releases.contains_key(release) {
+            let value = self
+                .jobs
+                .get(release_record_key(release))?
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the release of a queued job (#{entry} episode {episode}, {variant}) is missing"
+                    ))
+                })?;
+            if cache.releases.len() >= ReleaseCache::MAX {
+                cache.releases.clear();
+            }
+            cache.releases.insert(release.to_vec(), decode(&value)?);
+        }
+        let shared = cache
+            .releases
+            .get(release)
+            .ok_or_else(|| StoreError::Corrupt("a release vanished from the cache".into()))?;
+        Ok(Job {
+            entry,
+            episode,
+            variant,
+            chat,
+            is_group: own.is_group,
+            due_at: own.due_at,
+            attempts: own.attempts,
+            last_error: own.last_error,
+            announcement: Announcement {
+                next_episode: own.next_episode,
+                tz: own.tz,
+                mention_role: own.mention_role,
+                ..shared.clone()
+            },
+        })
     }
 
     /// Up to `limit` jobs of `platform` due at `now`, earliest first.
@@ -268,9 +389,10 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
+        let mut cache = ReleaseCache::default();
         let mut jobs = Vec::new();
         for due in self.due_index(platform, now).take(limit) {
-            match self.queued_job(&due?.key)? {
+            match self.queued_job_cached(&due?.key, &mut cache)? {
                 Some(job) => jobs.push(job),
                 None => {
                     return Err(StoreError::Corrupt(
@@ -325,10 +447,7 @@ impl Store {
             let key = job.key();
             batch.remove(queued_key(&key));
             batch.remove(due_key(job));
-            batch.insert(
-                delivered_key(&key),
-                encode(&Delivered::of(job, message_id, at))?,
-            );
+            batch.insert(delivered_key(&key), DeliveredRecord::encode(at, message_id));
         }
         self.jobs.apply_batch(batch)?;
         Ok(())
@@ -340,7 +459,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         batch.remove(due_key(old));
         batch.insert(due_key(new), &[]);
-        batch.insert(queued_key(&new.key()), encode(new)?);
+        batch.insert(queued_key(&new.key()), QueuedRecord::encode(new));
         self.jobs.apply_batch(batch)?;
         Ok(())
     }
@@ -367,26 +486,37 @@ impl Store {
         let mut batch = sled::Batch::default();
         for job in jobs {
             let key = job.key();
-            let letter = DeadLetter {
-                job: job.clone(),
-                kind,
-                reason: reason.to_owned(),
-                at,
-            };
             batch.remove(queued_key(&key));
             batch.remove(due_key(job));
-            batch.insert(dead_key(&key), encode(&letter)?);
+            batch.insert(dead_key(&key), DeadRecord::encode(job, kind, reason, at)?);
         }
         self.jobs.apply_batch(batch)?;
         Ok(())
     }
 
+    /// The queued jobs of one entry, or of all when `entry_prefix` is empty.
+    pub(super) fn queued_of(&self, entry_prefix: &[u8]) -> Result<Vec<Job>, StoreError> {
+        let mut cache = ReleaseCache::default();
+        self.jobs
+            .scan_prefix(queued_prefix(entry_prefix))
+            .map(|row| {
+                let (key, value) = row?;
+                self.job_from(key.get(1..).unwrap_or_default(), &value, &mut cache)
+            })
+            .collect()
+    }
+
     fn queued_for_chat(&self, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
+        // The chat is the end of the key: only its jobs are decoded.
+        let wanted = chat.key();
+        let mut cache = ReleaseCache::default();
         let mut jobs = Vec::new();
-        for value in self.jobs.scan_prefix([QUEUED]).values() {
-            let job: Job = decode(&value?)?;
-            if &job.chat == chat {
-                jobs.push(job);
+        for row in self.jobs.scan_prefix([QUEUED]) {
+            let (key, value) = row?;
+            let job_key = key.get(1..).unwrap_or_default();
+            let release = release_of(job_key).ok_or_else(corrupt_key)?;
+            if job_key.get(release.len()..) == Some(wanted.as_bytes()) {
+                jobs.push(self.job_from(job_key, &value, &mut cache)?);
             }
         }
         Ok(jobs)
@@ -448,7 +578,7 @@ impl Store {
                 due_key(job),
                 queued_key(&moved.key()),
                 due_key(&moved),
-                encode(&moved)?,
+                QueuedRecord::encode(&moved),
             ));
         }
         (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
@@ -475,7 +605,8 @@ impl Store {
         Ok(())
     }
 
-    /// Queued, delivered and dead-lettered jobs, of one entry or of all.
+    /// Queued, delivered and dead-lettered jobs, of one entry or of all,
+    /// the last `limit` of each in key order.
     pub fn deliveries(
         &self,
         entry: Option<EntryId>,
@@ -484,28 +615,61 @@ impl Store {
         let id = entry
             .map(|id| id.to_be_bytes().to_vec())
             .unwrap_or_default();
-        let newest = |tag: u8| -> Result<Vec<sled::IVec>, StoreError> {
+        let newest = |tag: u8| -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
             Ok(self
                 .jobs
                 .scan_prefix(prefixed(tag, &id))
-                .values()
                 .rev()
                 .take(limit)
                 .collect::<Result<_, _>>()?)
         };
+        let mut cache = ReleaseCache::default();
+        let queued = newest(QUEUED)?
+            .iter()
+            .map(|(k, v)| self.job_from(k.get(1..).unwrap_or_default(), v, &mut cache))
+            .collect::<Result<_, _>>()?;
+        let delivered = newest(DELIVERED)?
+            .iter()
+            .map(|(k, v)| {
+                let (entry, episode, variant, chat) =
+                    announce::parse_job_key(k.get(1..).unwrap_or_default())
+                        .ok_or_else(corrupt_key)?;
+                let record = DeliveredRecord::decode(v).ok_or_else(|| {
+                    StoreError::Corrupt("a delivered post's record does not decode".into())
+                })?;
+                Ok(Delivered {
+                    entry,
+                    episode,
+                    variant,
+                    chat,
+                    message_id: record.message_id,
+                    at: record.at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let dead = newest(DEAD)?
+            .iter()
+            .map(|(k, v)| {
+                let (entry, episode, variant, chat) =
+                    announce::parse_job_key(k.get(1..).unwrap_or_default())
+                        .ok_or_else(corrupt_key)?;
+                let record: DeadRecord = decode(v)?;
+                Ok(DeadLetter {
+                    entry,
+                    episode,
+                    variant,
+                    chat,
+                    attempts: record.attempts,
+                    kind: record.kind,
+                    reason: record.reason,
+                    at: record.at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(Deliveries {
-            queued: newest(QUEUED)?
-                .iter()
-                .map(|v| decode(v))
-                .collect::<Result<_, _>>()?,
-            delivered: newest(DELIVERED)?
-                .iter()
-                .map(|v| decode(v))
-                .collect::<Result<_, _>>()?,
-            dead: newest(DEAD)?
-                .iter()
-                .map(|v| decode(v))
-                .collect::<Result<_, _>>()?,
+            queued,
+            delivered,
+            dead,
         })
     }
 

@@ -5,8 +5,8 @@
 //!  "trees": {"entries": [["<key hex>", "<value hex>"], …], "meta": […], …}}
 //! ```
 //! Keys and values are lower-case hex. `schema_version` is the store schema
-//! the records are in; `rouge restore` refuses a newer one, and an older one
-//! is migrated when the restored data directory is next opened.
+//! the records are in; `rouge restore` refuses a newer one and migrates an
+//! older one as it restores.
 
 use std::collections::BTreeMap;
 

@@ -8,8 +8,9 @@ mod announce;
 pub mod backup;
 mod keys;
 pub mod migrate;
+mod records;
 
-pub use announce::{Deliveries, Subscribed};
+pub use announce::{Deliveries, ReleaseCache, Subscribed};
 
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -19,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
-use crate::core::announce::{DeadKind, DeadLetter, Job};
+use crate::core::announce::{DeadKind, Job};
 use crate::core::model::{Entry, EntryId};
+use records::QueuedRecord;
 
 /// What can go wrong below the core.
 #[derive(Debug, thiserror::Error)]
@@ -226,6 +228,11 @@ impl Store {
     /// Applies a change in one transaction: every entry, deletion (with the
     /// entry's ratings, and its queued jobs withdrawn), audit record and new
     /// job lands, or none does. Returns how many jobs were queued.
+    ///
+    /// Jobs are written per release: its shared announcement once (if it has
+    /// none yet), then each chat's small record. A release that had no record
+    /// has never queued a job, so only a release seen before pays for the
+    /// look-ups that keep a job from being queued twice.
     pub fn apply(&self, mut change: Change, now: DateTime<Utc>) -> Result<usize, StoreError> {
         if !change.audit.is_empty() {
             let n = change.audit.len() as u64;
@@ -245,30 +252,21 @@ impl Store {
             .iter()
             .map(|a| Ok((a.seq, a.entry, encode(a)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let jobs = change
-            .jobs
-            .iter()
-            .map(|j| Ok((j.key(), encode(j)?, announce::due_key(j))))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let releases = outbox_rows(&change.jobs)?;
         let mut rating_keys = Vec::new();
         let mut withdrawn = Vec::new();
         for id in &change.delete {
             for key in self.ratings.scan_prefix(keys::entry(*id)).keys() {
                 rating_keys.push(key?);
             }
-            for value in self
-                .jobs
-                .scan_prefix(announce::queued_prefix(&keys::entry(*id)))
-                .values()
-            {
-                let job: Job = decode(&value?)?;
-                let letter = DeadLetter {
-                    job: job.clone(),
-                    kind: DeadKind::Withdrawn,
-                    reason: "the entry was deleted".into(),
-                    at: now,
-                };
-                withdrawn.push((job.key(), announce::due_key(&job), encode(&letter)?));
+            for job in self.queued_of(&keys::entry(*id))? {
+                let letter = announce::DeadRecord::encode(
+                    &job,
+                    DeadKind::Withdrawn,
+                    "the entry was deleted",
+                    now,
+                )?;
+                withdrawn.push((job.key(), announce::due_key(&job), letter));
             }
         }
         let trees = (
@@ -301,14 +299,21 @@ impl Store {
                     jobs_tree.insert(announce::dead_key(key), letter.as_slice())?;
                 }
                 let mut queued = 0;
-                for (key, value, due) in &jobs {
-                    let seen = jobs_tree.get(announce::queued_key(key))?.is_some()
-                        || jobs_tree.get(announce::delivered_key(key))?.is_some()
-                        || jobs_tree.get(announce::dead_key(key))?.is_some();
-                    if !seen {
-                        jobs_tree.insert(announce::queued_key(key), value.as_slice())?;
-                        jobs_tree.insert(due.as_slice(), &[])?;
-                        queued += 1;
+                for release in &releases {
+                    let known = jobs_tree.get(release.key.as_slice())?;
+                    if known.as_ref().is_none_or(|v| v.is_empty()) {
+                        jobs_tree.insert(release.key.as_slice(), release.shared.as_slice())?;
+                    }
+                    for (key, value, due) in &release.jobs {
+                        let seen = known.is_some()
+                            && (jobs_tree.get(announce::queued_key(key))?.is_some()
+                                || jobs_tree.get(announce::delivered_key(key))?.is_some()
+                                || jobs_tree.get(announce::dead_key(key))?.is_some());
+                        if !seen {
+                            jobs_tree.insert(announce::queued_key(key), value.as_slice())?;
+                            jobs_tree.insert(due.as_slice(), &[])?;
+                            queued += 1;
+                        }
                     }
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(queued)
@@ -412,8 +417,8 @@ impl Store {
     }
 
     /// Loads a snapshot into this store, which must be empty (a data
-    /// directory that was only just created). Tree by tree in batches,
-    /// flushed at the end.
+    /// directory that was only just created). Tree by tree in batches, then
+    /// migrated from the backup's schema to this build's, flushed at the end.
     pub fn restore(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let _gate = self.writing();
         if snapshot.schema_version > migrate::CURRENT {
@@ -421,6 +426,9 @@ impl Store {
                 found: snapshot.schema_version,
                 supported: migrate::CURRENT,
             });
+        }
+        if snapshot.schema_version == 0 {
+            return Err(StoreError::NoMigration { from: 0 });
         }
         let used = self.named_trees().iter().any(|(name, tree)| match *name {
             // A new store holds its schema version and nothing else.
@@ -448,6 +456,11 @@ impl Store {
             }
             tree.apply_batch(batch)?;
         }
+        // The records are in the backup's schema: say so, and bring them up
+        // to this build's.
+        self.meta
+            .insert(migrate::VERSION_KEY, &snapshot.schema_version.to_be_bytes())?;
+        migrate::run(&self.db, &self.meta)?;
         self.flush()
     }
 
@@ -476,6 +489,46 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// One release's share of a change: its record and its jobs' rows.
+struct ReleaseRows {
+    /// The release record's key and value (the shared announcement).
+    key: Vec<u8>,
+    shared: Vec<u8>,
+    /// Job key, queued record and due-index key of each job.
+    jobs: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+}
+
+/// The rows of `jobs`, grouped by release; a job key given twice is written once.
+fn outbox_rows(jobs: &[Job]) -> Result<Vec<ReleaseRows>, StoreError> {
+    let mut releases: Vec<ReleaseRows> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for job in jobs {
+        let key = job.key();
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let release = announce::release_of(&key)
+            .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
+        let record_key = announce::release_record_key(release);
+        let rows = match releases.iter().position(|r| r.key == record_key) {
+            Some(i) => &mut releases[i],
+            None => {
+                releases.push(ReleaseRows {
+                    key: record_key,
+                    shared: encode(&job.announcement.shared())?,
+                    jobs: Vec::new(),
+                });
+                releases
+                    .last_mut()
+                    .ok_or_else(|| StoreError::Corrupt("no release".into()))?
+            }
+        };
+        let due = announce::due_key(job);
+        rows.jobs.push((key, QueuedRecord::encode(job), due));
+    }
+    Ok(releases)
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -466,14 +466,14 @@ impl App {
         }
         for dead in &found.dead {
             items.push(ListItem {
-                id: Some(dead.job.entry),
+                id: Some(dead.entry),
                 text: format!(
                     "{:?} · {} ep {} ({}) → {}",
                     dead.kind,
-                    title(dead.job.entry),
-                    dead.job.episode,
-                    dead.job.variant,
-                    dead.job.chat
+                    title(dead.entry),
+                    dead.episode,
+                    dead.variant,
+                    dead.chat
                 )
                 .to_lowercase(),
                 detail: format!("{} ({})", dead.reason, dead.at.format("%Y-%m-%d %H:%M UTC")),

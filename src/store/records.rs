@@ -1,0 +1,313 @@
+//! Compact binary encodings of the outbox's per-chat records, which a
+//! fan-out writes and the dispatcher reads thousands of times: a queued
+//! job's own part and a delivered post. Everything else is JSON.
+//!
+//! Every record starts with a format byte, so a later build can tell an old
+//! record from a new one; numbers are big-endian, strings are a length and
+//! UTF-8 bytes. Decoding checks every length and rejects trailing bytes: a
+//! damaged record is an error, never a panic or a half-read job.
+
+use chrono::{DateTime, Utc};
+
+use crate::core::announce::Job;
+
+/// The format byte of the records below.
+const FORMAT: u8 = 1;
+
+/// What a queued job keeps of its own; the rest of it is its key (entry,
+/// episode, variant, chat) and its release's shared announcement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedRecord {
+    pub due_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub is_group: bool,
+    pub tz: String,
+    pub mention_role: Option<String>,
+    pub next_episode: Option<(u32, DateTime<Utc>)>,
+    pub last_error: Option<String>,
+}
+
+/// A delivered post: when, and the platform's message id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveredRecord {
+    pub at: DateTime<Utc>,
+    pub message_id: String,
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn new(capacity: usize) -> Writer {
+        let mut out = Vec::with_capacity(capacity + 1);
+        out.push(FORMAT);
+        Writer(out)
+    }
+
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn time(&mut self, at: DateTime<Utc>) {
+        self.0
+            .extend_from_slice(&at.timestamp_millis().to_be_bytes());
+    }
+
+    fn str(&mut self, s: &str) {
+        // Longer strings are cut at a character boundary; no field comes near.
+        let mut end = s.len().min(u32::MAX as usize);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.u32(end as u32);
+        self.0.extend_from_slice(&s.as_bytes()[..end]);
+    }
+
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+            None => self.u8(0),
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    /// A reader after the format byte, if it is ours.
+    fn new(bytes: &'a [u8]) -> Option<Reader<'a>> {
+        match bytes.split_first()? {
+            (&FORMAT, rest) => Some(Reader(rest)),
+            _ => None,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn flag(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn time(&mut self) -> Option<DateTime<Utc>> {
+        let ms = i64::from_be_bytes(self.take(8)?.try_into().ok()?);
+        DateTime::from_timestamp_millis(ms)
+    }
+
+    fn str(&mut self) -> Option<String> {
+        let len = usize::try_from(self.u32()?).ok()?;
+        Some(std::str::from_utf8(self.take(len)?).ok()?.to_owned())
+    }
+
+    fn opt_str(&mut self) -> Option<Option<String>> {
+        if self.flag()? {
+            self.str().map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    /// The value read, if nothing is left over.
+    fn done<T>(self, value: T) -> Option<T> {
+        self.0.is_empty().then_some(value)
+    }
+}
+
+impl QueuedRecord {
+    /// The record of `job`'s own part.
+    pub fn encode(job: &Job) -> Vec<u8> {
+        let a = &job.announcement;
+        let strings = a.tz.len()
+            + a.mention_role.as_ref().map_or(0, String::len)
+            + job.last_error.as_ref().map_or(0, String::len);
+        let mut w = Writer::new(40 + strings);
+        w.time(job.due_at);
+        w.u32(job.attempts);
+        w.u8(u8::from(job.is_group));
+        w.str(&a.tz);
+        w.opt_str(a.mention_role.as_deref());
+        match a.next_episode {
+            Some((episode, at)) => {
+                w.u8(1);
+                w.u32(episode);
+                w.time(at);
+            }
+            None => w.u8(0),
+        }
+        w.opt_str(job.last_error.as_deref());
+        w.0
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<QueuedRecord> {
+        let mut r = Reader::new(bytes)?;
+        let due_at = r.time()?;
+        let attempts = r.u32()?;
+        let is_group = r.flag()?;
+        let tz = r.str()?;
+        let mention_role = r.opt_str()?;
+        let next_episode = if r.flag()? {
+            Some((r.u32()?, r.time()?))
+        } else {
+            None
+        };
+        let last_error = r.opt_str()?;
+        r.done(QueuedRecord {
+            due_at,
+            attempts,
+            is_group,
+            tz,
+            mention_role,
+            next_episode,
+            last_error,
+        })
+    }
+}
+
+impl DeliveredRecord {
+    pub fn encode(at: DateTime<Utc>, message_id: &str) -> Vec<u8> {
+        let mut w = Writer::new(12 + message_id.len());
+        w.time(at);
+        w.str(message_id);
+        w.0
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<DeliveredRecord> {
+        let mut r = Reader::new(bytes)?;
+        let at = r.time()?;
+        let message_id = r.str()?;
+        r.done(DeliveredRecord { at, message_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::announce::Announcement;
+    use crate::core::caller::{ChatRef, Platform};
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).expect("a valid time")
+    }
+
+    fn job(record: &QueuedRecord) -> Job {
+        Job {
+            entry: 1,
+            episode: 13,
+            variant: "audio:tamil".into(),
+            chat: ChatRef {
+                platform: Platform::Discord,
+                chat_id: "42".into(),
+            },
+            is_group: record.is_group,
+            due_at: record.due_at,
+            attempts: record.attempts,
+            last_error: record.last_error.clone(),
+            announcement: Announcement {
+                entry: 1,
+                title: "Metallic Rouge".into(),
+                episode: 13,
+                episode_title: None,
+                episodes_total: Some(13),
+                audio: Some("Tamil".into()),
+                qualities: vec!["480p".into(), "720p".into(), "1080p".into()],
+                stream: None,
+                released_at: at(0),
+                picture: None,
+                links: Vec::new(),
+                next_episode: record.next_episode,
+                tz: record.tz.clone(),
+                mention_role: record.mention_role.clone(),
+            },
+        }
+    }
+
+    fn full() -> QueuedRecord {
+        QueuedRecord {
+            due_at: at(1_704_903_900_000),
+            attempts: 3,
+            is_group: true,
+            tz: "Asia/Kolkata".into(),
+            mention_role: Some("1234567890".into()),
+            next_episode: Some((14, at(1_705_508_700_000))),
+            last_error: Some("HTTP 502 — «bad gateway»".into()),
+        }
+    }
+
+    #[test]
+    fn queued_records_round_trip() {
+        let bare = QueuedRecord {
+            due_at: at(-5),
+            attempts: 0,
+            is_group: false,
+            tz: String::new(),
+            mention_role: None,
+            next_episode: None,
+            last_error: None,
+        };
+        for record in [full(), bare] {
+            let bytes = QueuedRecord::encode(&job(&record));
+            assert_eq!(QueuedRecord::decode(&bytes), Some(record));
+        }
+    }
+
+    #[test]
+    fn delivered_records_round_trip() {
+        let bytes = DeliveredRecord::encode(at(7), "message 42");
+        assert_eq!(
+            DeliveredRecord::decode(&bytes),
+            Some(DeliveredRecord {
+                at: at(7),
+                message_id: "message 42".into()
+            })
+        );
+    }
+
+    #[test]
+    fn damaged_records_are_rejected_not_misread() {
+        let bytes = QueuedRecord::encode(&job(&full()));
+        // Every truncation, a byte too many, another format, a bad flag.
+        for len in 0..bytes.len() {
+            assert_eq!(QueuedRecord::decode(&bytes[..len]), None, "cut at {len}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(QueuedRecord::decode(&longer), None);
+        let mut other = bytes.clone();
+        other[0] = 2;
+        assert_eq!(QueuedRecord::decode(&other), None);
+        let mut flag = bytes.clone();
+        flag[13] = 7; // is_group
+        assert_eq!(QueuedRecord::decode(&flag), None);
+        // JSON (the first schema's records) is not mistaken for a record.
+        assert_eq!(QueuedRecord::decode(br#"{"entry":1}"#), None);
+        // A length far past the end.
+        let mut huge = vec![FORMAT];
+        huge.extend_from_slice(&[0; 8]);
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(DeliveredRecord::decode(&huge), None);
+    }
+}
