@@ -144,6 +144,9 @@ pub struct ReleaseEvent {
     pub episode_title: Option<String>,
 }
 
+/// An episode number and when it airs.
+pub type NextEpisode = (u32, DateTime<Utc>);
+
 /// What an announcement says; adapters render it, in the chat's time zone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Announcement {
@@ -168,7 +171,7 @@ pub struct Announcement {
     pub links: Vec<Link>,
     /// The next episode on the chat's stream, if the schedule knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_episode: Option<(u32, DateTime<Utc>)>,
+    pub next_episode: Option<NextEpisode>,
     /// The chat's time zone, for rendering times.
     pub tz: String,
     /// A role the chat asked to have mentioned (Discord).
@@ -337,7 +340,7 @@ fn shared_announcement(entry: &Entry, event: &ReleaseEvent) -> Announcement {
 }
 
 /// The episode after `event` on `stream`, if the entry's schedule knows it.
-fn next_episode(entry: &Entry, event: &ReleaseEvent, stream: &str) -> Option<(u32, DateTime<Utc>)> {
+fn next_episode(entry: &Entry, event: &ReleaseEvent, stream: &str) -> Option<NextEpisode> {
     entry
         .broadcasts
         .iter()
@@ -379,7 +382,7 @@ pub fn jobs_for(
     let variant = event.variant.key();
     let shared = shared_announcement(entry, event);
     // The next episode depends only on the chat's stream: computed once per stream.
-    let mut next_by_stream: Vec<(&str, Option<(u32, DateTime<Utc>)>)> = Vec::new();
+    let mut next_by_stream: Vec<(&str, Option<NextEpisode>)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     // A chat subscribed both to the entry and to everything gets one job.
     let mut chats = std::collections::HashSet::new();
