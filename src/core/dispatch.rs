@@ -280,9 +280,7 @@ impl<N: Notifier> Dispatcher<N> {
             if !expired && !self.limiter.try_acquire(&due.chat, due.is_group, now) {
                 continue;
             }
-            let Some(job) = store.queued_job_cached(&due.key, &mut self.releases)? else {
-                continue;
-            };
+            let job = store.due_job(&due, &mut self.releases)?;
             if expired {
                 self.app.metrics().delivery(platform.as_str(), "expired");
                 let reason = format!(

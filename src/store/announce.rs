@@ -1,5 +1,5 @@
-//! The announcement trees: chat settings, subscriptions, the outbox with its
-//! due-time index, and the delivered and dead-letter logs.
+//! The announcement trees: chat settings, subscriptions, the outbox in due
+//! order, and the delivered and dead-letter logs.
 //!
 //! - `chats`: chat key → [`ChatSettings`]
 //! - `subs`: target (9 bytes) ‖ chat key → [`Subscription`]
@@ -8,17 +8,19 @@
 //!   - `r` ‖ release key → the release's shared [`Announcement`] (JSON), kept
 //!     once per release (empty for a release migrated from schema 1 with
 //!     no job left queued)
-//!   - `q` ‖ job key → the job's own part, a compact [`QueuedRecord`]
-//!   - `d` ‖ platform ‖ due ms ‖ job key ‖ group flag → ∅ (the due index: the
-//!     dispatcher reads chat and group from the key and decodes only the jobs
-//!     it can send)
+//!   - `d` ‖ platform ‖ due ms ‖ job key ‖ group flag → the job's own part,
+//!     a compact [`QueuedRecord`]: the queue, in due order per platform. The
+//!     dispatcher reads chat and group from the key and decodes only the
+//!     jobs it can send; a queued job is one record.
 //!   - `D` ‖ job key → a compact [`DeliveredRecord`]; `x` ‖ job key →
 //!     [`DeadRecord`] (JSON)
 //!
 //! A job key is the release key (entry, episode, variant) and the chat, so a
 //! job is queued at most once across queued, delivered and dead. A release
 //! without a record has never queued a job, which spares a new release's
-//! fan-out the three look-ups per chat that prove it.
+//! fan-out the look-ups that prove it. Every write to the outbox holds the
+//! store's outbox lock, so those look-ups and the writes that follow them
+//! see no other outbox change in between.
 
 use std::collections::HashMap;
 
@@ -89,12 +91,17 @@ fn platform_byte(platform: Platform) -> u8 {
     }
 }
 
+fn platform_of(byte: u8) -> Option<Platform> {
+    [Platform::Local, Platform::Telegram, Platform::Discord]
+        .into_iter()
+        .find(|&p| platform_byte(p) == byte)
+}
+
 fn millis(at: DateTime<Utc>) -> u64 {
     u64::try_from(at.timestamp_millis()).unwrap_or(0)
 }
 
 const RELEASE: u8 = b'r';
-const QUEUED: u8 = b'q';
 const DUE: u8 = b'd';
 const DELIVERED: u8 = b'D';
 const DEAD: u8 = b'x';
@@ -110,10 +117,6 @@ pub(super) fn release_record_key(release_key: &[u8]) -> Vec<u8> {
     prefixed(RELEASE, release_key)
 }
 
-pub(super) fn queued_key(job_key: &[u8]) -> Vec<u8> {
-    prefixed(QUEUED, job_key)
-}
-
 pub(super) fn delivered_key(job_key: &[u8]) -> Vec<u8> {
     prefixed(DELIVERED, job_key)
 }
@@ -122,33 +125,33 @@ pub(super) fn dead_key(job_key: &[u8]) -> Vec<u8> {
     prefixed(DEAD, job_key)
 }
 
-/// Queued jobs whose key starts with `job_key_prefix` (an entry's id).
-pub(super) fn queued_prefix(job_key_prefix: &[u8]) -> Vec<u8> {
-    prefixed(QUEUED, job_key_prefix)
+/// `d ‖ platform ‖ due ms ‖ job key ‖ group`: where a queued job is kept.
+pub(super) fn due_key(job: &Job) -> Vec<u8> {
+    due_key_of(job, &job.key())
 }
 
-/// `d ‖ platform ‖ due ms ‖ job key ‖ group`: the queue in due order per platform.
-pub(super) fn due_key(job: &Job) -> Vec<u8> {
-    let job_key = job.key();
+fn due_key_of(job: &Job, job_key: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(10 + job_key.len() + 1);
     key.push(DUE);
     key.push(platform_byte(job.chat.platform));
     key.extend_from_slice(&millis(job.due_at).to_be_bytes());
-    key.extend_from_slice(&job_key);
+    key.extend_from_slice(job_key);
     key.push(u8::from(job.is_group));
     key
 }
 
-/// A queued job as the due index names it, before it is read.
+/// A queued job as the queue's key names it, with its record not yet decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueJob {
     pub key: Vec<u8>,
     pub due_at: DateTime<Utc>,
     pub chat: ChatRef,
     pub is_group: bool,
+    record: sled::IVec,
 }
 
-fn decode_due(platform: Platform, index_key: &[u8]) -> Option<DueJob> {
+fn decode_due(index_key: &[u8], record: sled::IVec) -> Option<DueJob> {
+    let platform = platform_of(*index_key.get(1)?)?;
     let ms = super::keys::decode_u64(index_key.get(2..10)?)?;
     let (&group, job_key) = index_key.get(10..)?.split_last()?;
     // A job key is entry (8) ‖ episode (4) ‖ variant ‖ 0 ‖ chat key.
@@ -164,7 +167,13 @@ fn decode_due(platform: Platform, index_key: &[u8]) -> Option<DueJob> {
             chat_id: chat_id.to_owned(),
         },
         is_group: group == 1,
+        record,
     })
+}
+
+fn due_row(row: sled::Result<(sled::IVec, sled::IVec)>) -> Result<DueJob, StoreError> {
+    let (key, value) = row?;
+    decode_due(&key, value).ok_or_else(|| StoreError::Corrupt("bad outbox queue key".into()))
 }
 
 /// The release part of a job key: up to and including the 0 after the variant.
@@ -301,7 +310,7 @@ impl Store {
     }
 
     /// The queued jobs of `platform` due at `now`, earliest first, read
-    /// lazily from the due index alone (nothing is decoded).
+    /// lazily; nothing is decoded until [`Store::due_job`].
     pub fn due_index(
         &self,
         platform: Platform,
@@ -310,41 +319,22 @@ impl Store {
         let start = vec![DUE, platform_byte(platform)];
         let mut end = start.clone();
         end.extend_from_slice(&(millis(now) + 1).to_be_bytes());
-        self.jobs.range(start..end).keys().map(move |key| {
-            decode_due(platform, &key?)
-                .ok_or_else(|| StoreError::Corrupt("bad due index key".into()))
-        })
+        self.jobs.range(start..end).map(due_row)
     }
 
-    /// A queued job, if it is still queued.
-    pub fn queued_job(&self, job_key: &[u8]) -> Result<Option<Job>, StoreError> {
-        self.queued_job_cached(job_key, &mut ReleaseCache::default())
+    /// Every queued job's place in the queue, of all platforms.
+    pub(super) fn all_queued(&self) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
+        self.jobs.scan_prefix([DUE]).map(due_row)
     }
 
-    /// [`Store::queued_job`], reading each release's shared part once.
-    pub fn queued_job_cached(
-        &self,
-        job_key: &[u8],
-        cache: &mut ReleaseCache,
-    ) -> Result<Option<Job>, StoreError> {
-        match self.jobs.get(queued_key(job_key))? {
-            Some(value) => self.job_from(job_key, &value, cache).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// A queued job from its key, its record and its release's.
-    fn job_from(
-        &self,
-        job_key: &[u8],
-        record: &[u8],
-        cache: &mut ReleaseCache,
-    ) -> Result<Job, StoreError> {
-        let own = QueuedRecord::decode(record)
+    /// The queued job `due` names, with its announcement; `cache` keeps the
+    /// releases already read.
+    pub fn due_job(&self, due: &DueJob, cache: &mut ReleaseCache) -> Result<Job, StoreError> {
+        let own = QueuedRecord::decode(&due.record)
             .ok_or_else(|| StoreError::Corrupt("a queued job's record does not decode".into()))?;
-        let (entry, episode, variant, chat) =
-            announce::parse_job_key(job_key).ok_or_else(corrupt_key)?;
-        let release = release_of(job_key).ok_or_else(corrupt_key)?;
+        let (entry, episode, variant, _) =
+            announce::parse_job_key(&due.key).ok_or_else(corrupt_key)?;
+        let release = release_of(&due.key).ok_or_else(corrupt_key)?;
         if !cache.releases.contains_key(release) {
             let value = self
                 .jobs
@@ -368,9 +358,9 @@ impl Store {
             entry,
             episode,
             variant,
-            chat,
-            is_group: own.is_group,
-            due_at: own.due_at,
+            chat: due.chat.clone(),
+            is_group: due.is_group,
+            due_at: due.due_at,
             attempts: own.attempts,
             last_error: own.last_error,
             announcement: Announcement {
@@ -390,32 +380,18 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
         let mut cache = ReleaseCache::default();
-        let mut jobs = Vec::new();
-        for due in self.due_index(platform, now).take(limit) {
-            match self.queued_job_cached(&due?.key, &mut cache)? {
-                Some(job) => jobs.push(job),
-                None => {
-                    return Err(StoreError::Corrupt(
-                        "the due index names a job that is not queued".into(),
-                    ));
-                }
-            }
-        }
-        Ok(jobs)
+        self.due_index(platform, now)
+            .take(limit)
+            .map(|due| self.due_job(&due?, &mut cache))
+            .collect()
     }
 
     /// When `platform`'s earliest queued job is due.
     pub fn next_due(&self, platform: Platform) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let Some(key) = self
-            .jobs
-            .scan_prefix([DUE, platform_byte(platform)])
-            .keys()
-            .next()
-            .transpose()?
-        else {
-            return Ok(None);
-        };
-        Ok(decode_due(platform, &key).map(|d| d.due_at))
+        match self.jobs.scan_prefix([DUE, platform_byte(platform)]).next() {
+            Some(row) => Ok(Some(due_row(row)?.due_at)),
+            None => Ok(None),
+        }
     }
 
     /// Number of queued jobs of `platform`.
@@ -442,11 +418,11 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _gate = self.writing();
+        let _outbox = self.outbox();
         let mut batch = sled::Batch::default();
         for (job, message_id) in posts {
             let key = job.key();
-            batch.remove(queued_key(&key));
-            batch.remove(due_key(job));
+            batch.remove(due_key_of(job, &key));
             batch.insert(delivered_key(&key), DeliveredRecord::encode(at, message_id));
         }
         self.jobs.apply_batch(batch)?;
@@ -456,10 +432,10 @@ impl Store {
     /// Moves a queued job to a new due time (and records its attempts).
     pub fn reschedule(&self, old: &Job, new: &Job) -> Result<(), StoreError> {
         let _gate = self.writing();
+        let _outbox = self.outbox();
         let mut batch = sled::Batch::default();
         batch.remove(due_key(old));
-        batch.insert(due_key(new), &[]);
-        batch.insert(queued_key(&new.key()), QueuedRecord::encode(new));
+        batch.insert(due_key(new), QueuedRecord::encode(new));
         self.jobs.apply_batch(batch)?;
         Ok(())
     }
@@ -472,9 +448,12 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        let _outbox = self.outbox();
         self.dead_letter_all(std::slice::from_ref(job), kind, reason, at)
     }
 
+    /// Callers hold the write gate and the outbox lock.
     fn dead_letter_all(
         &self,
         jobs: &[Job],
@@ -482,44 +461,38 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _gate = self.writing();
         let mut batch = sled::Batch::default();
         for job in jobs {
             let key = job.key();
-            batch.remove(queued_key(&key));
-            batch.remove(due_key(job));
+            batch.remove(due_key_of(job, &key));
             batch.insert(dead_key(&key), DeadRecord::encode(job, kind, reason, at)?);
         }
         self.jobs.apply_batch(batch)?;
         Ok(())
     }
 
-    /// The queued jobs of one entry, or of all when `entry_prefix` is empty.
-    pub(super) fn queued_of(&self, entry_prefix: &[u8]) -> Result<Vec<Job>, StoreError> {
-        let mut cache = ReleaseCache::default();
-        self.jobs
-            .scan_prefix(queued_prefix(entry_prefix))
-            .map(|row| {
-                let (key, value) = row?;
-                self.job_from(key.get(1..).unwrap_or_default(), &value, &mut cache)
-            })
-            .collect()
-    }
-
-    fn queued_for_chat(&self, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
-        // The chat is the end of the key: only its jobs are decoded.
-        let wanted = chat.key();
+    /// The queued jobs `wanted` picks by key, in the queue's order.
+    pub(super) fn queued_where(
+        &self,
+        wanted: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<Job>, StoreError> {
         let mut cache = ReleaseCache::default();
         let mut jobs = Vec::new();
-        for row in self.jobs.scan_prefix([QUEUED]) {
-            let (key, value) = row?;
-            let job_key = key.get(1..).unwrap_or_default();
-            let release = release_of(job_key).ok_or_else(corrupt_key)?;
-            if job_key.get(release.len()..) == Some(wanted.as_bytes()) {
-                jobs.push(self.job_from(job_key, &value, &mut cache)?);
+        for due in self.all_queued() {
+            let due = due?;
+            if wanted(&due.key) {
+                jobs.push(self.due_job(&due, &mut cache)?);
             }
         }
         Ok(jobs)
+    }
+
+    fn queued_for_chat(&self, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
+        // The chat is the end of the job key.
+        let wanted = chat.key();
+        self.queued_where(|key| {
+            release_of(key).is_some_and(|r| key.get(r.len()..) == Some(wanted.as_bytes()))
+        })
     }
 
     /// The bot may no longer post to `chat`: its subscriptions are
@@ -541,6 +514,8 @@ impl Store {
                 changed += 1;
             }
         }
+        let _gate = self.writing();
+        let _outbox = self.outbox();
         self.dead_letter_all(
             &self.queued_for_chat(chat)?,
             DeadKind::Forbidden,
@@ -554,6 +529,7 @@ impl Store {
     /// subscriptions and queued jobs move to `to`, in one transaction.
     pub fn migrate_chat(&self, from: &ChatRef, to: &ChatRef) -> Result<(), StoreError> {
         let _gate = self.writing();
+        let _outbox = self.outbox();
         let settings = self.chats.get(from.key())?;
         let subs = self.subscriptions_of(from)?;
         let jobs = self.queued_for_chat(from)?;
@@ -573,13 +549,7 @@ impl Store {
         for job in &jobs {
             let mut moved = job.clone();
             moved.chat = to.clone();
-            job_rows.push((
-                queued_key(&job.key()),
-                due_key(job),
-                queued_key(&moved.key()),
-                due_key(&moved),
-                QueuedRecord::encode(&moved),
-            ));
+            job_rows.push((due_key(job), due_key(&moved), QueuedRecord::encode(&moved)));
         }
         (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
             |(chats, subs_t, chat_subs, jobs_t)| -> TxResult<()> {
@@ -593,11 +563,9 @@ impl Store {
                     subs_t.insert(new.as_slice(), value.as_slice())?;
                     chat_subs.insert(new_index.as_slice(), &[])?;
                 }
-                for (old, old_due, new, new_due, value) in &job_rows {
+                for (old, new, value) in &job_rows {
                     jobs_t.remove(old.as_slice())?;
-                    jobs_t.remove(old_due.as_slice())?;
                     jobs_t.insert(new.as_slice(), value.as_slice())?;
-                    jobs_t.insert(new_due.as_slice(), &[])?;
                 }
                 Ok(())
             },
@@ -605,8 +573,8 @@ impl Store {
         Ok(())
     }
 
-    /// Queued, delivered and dead-lettered jobs, of one entry or of all,
-    /// the last `limit` of each in key order.
+    /// Queued jobs (the first `limit` in due order), delivered posts and
+    /// dead letters (the last `limit` in key order), of one entry or of all.
     pub fn deliveries(
         &self,
         entry: Option<EntryId>,
@@ -623,11 +591,8 @@ impl Store {
                 .take(limit)
                 .collect::<Result<_, _>>()?)
         };
-        let mut cache = ReleaseCache::default();
-        let queued = newest(QUEUED)?
-            .iter()
-            .map(|(k, v)| self.job_from(k.get(1..).unwrap_or_default(), v, &mut cache))
-            .collect::<Result<_, _>>()?;
+        let mut queued = self.queued_where(|key| key.starts_with(&id))?;
+        queued.truncate(limit);
         let delivered = newest(DELIVERED)?
             .iter()
             .map(|(k, v)| {

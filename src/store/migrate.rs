@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sled::Db;
 
 use super::StoreError;
-use super::announce::{DeadRecord, release_of, release_record_key};
+use super::announce::{DeadRecord, due_key, release_of, release_record_key};
 use super::records::{DeliveredRecord, QueuedRecord};
 use crate::core::announce::{Announcement, DeadKind, Job};
 use crate::core::caller::ChatRef;
@@ -118,11 +118,13 @@ struct V1DeadLetter {
     at: DateTime<Utc>,
 }
 
-/// 1 → 2: rewrites the outbox's queued, delivered and dead records in their
-/// new shapes and gives every release a record (its announcement, taken from
-/// one of its queued jobs; empty when none is queued any more). One atomic
-/// batch; a record already in the new shape is left alone, so a migration
-/// cut short by a crash (before the version is stamped) simply runs again.
+/// 1 → 2: moves each queued job (`q` ‖ job key → JSON, with an empty
+/// due-index row) into its due-index row as a compact record, rewrites the
+/// delivered and dead records in their new shapes, and gives every release a
+/// record (its announcement, taken from one of its queued jobs; empty when
+/// none is queued any more). One atomic batch; a record already in the new
+/// shape is left alone, so a migration cut short by a crash (before the
+/// version is stamped) simply runs again.
 fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
     let jobs = db.open_tree("jobs")?;
     let corrupt = |what: &str, err: serde_json::Error| {
@@ -142,13 +144,16 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
                 .ok_or_else(|| StoreError::Corrupt("an outbox key without a release".into()))
         };
         match tag {
-            b'q' if QueuedRecord::decode(&value).is_none() => {
+            // Schema 1's due index; the queued job below fills it in.
+            b'd' if value.is_empty() => batch.remove(key.as_ref()),
+            b'q' => {
                 let job = serde_json::from_slice::<V1Job>(&value)
                     .map_err(|e| corrupt("queued job", e))?
                     .into_job();
                 let announcement = super::encode(&job.announcement.shared())?;
                 releases.insert(release()?, Some(announcement));
-                batch.insert(key.as_ref(), QueuedRecord::encode(&job));
+                batch.remove(key.as_ref());
+                batch.insert(due_key(&job), QueuedRecord::encode(&job));
             }
             b'D' if DeliveredRecord::decode(&value).is_none() => {
                 let old: V1Delivered =
@@ -182,4 +187,183 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
     }
     jobs.apply_batch(batch)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::core::announce::{self, Announcement, DeadKind};
+    use crate::core::caller::Platform;
+    use crate::store::{Change, Store};
+
+    fn chat(id: &str) -> ChatRef {
+        ChatRef {
+            platform: Platform::Telegram,
+            chat_id: id.into(),
+        }
+    }
+
+    fn announcement(tz: &str) -> Announcement {
+        Announcement {
+            entry: 1,
+            title: "Metallic Rouge".into(),
+            episode: 13,
+            episode_title: None,
+            episodes_total: Some(13),
+            audio: Some("Tamil".into()),
+            qualities: vec!["480p".into(), "720p".into(), "1080p".into()],
+            stream: None,
+            released_at: Utc.with_ymd_and_hms(2024, 4, 3, 16, 25, 0).unwrap(),
+            picture: None,
+            links: Vec::new(),
+            next_episode: None,
+            tz: tz.into(),
+            mention_role: None,
+        }
+    }
+
+    /// A job as schema 1 wrote it.
+    fn v1_job(chat_id: &str, attempts: u32) -> serde_json::Value {
+        json!({
+            "entry": 1, "episode": 13, "variant": "audio:tamil",
+            "chat": chat(chat_id), "is_group": false,
+            "due_at": "2024-04-03T16:25:00Z", "attempts": attempts,
+            "last_error": "HTTP 502",
+            "announcement": announcement("Asia/Kolkata"),
+        })
+    }
+
+    fn key(tag: u8, chat_id: &str) -> Vec<u8> {
+        let mut key = vec![tag];
+        key.extend(announce::job_key(1, 13, "audio:tamil", &chat(chat_id)));
+        key
+    }
+
+    /// A schema-1 data directory: one queued job (with its due-index row),
+    /// one delivered post and one dead letter, all of one release, and one
+    /// delivered post of a release with nothing queued.
+    fn write_v1(dir: &std::path::Path) {
+        let db = sled::open(dir).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(VERSION_KEY, &1u32.to_be_bytes())
+            .unwrap();
+        let jobs = db.open_tree("jobs").unwrap();
+        let queued = serde_json::to_vec(&v1_job("10", 2)).unwrap();
+        let index = due_key(&serde_json::from_slice::<V1Job>(&queued).unwrap().into_job());
+        jobs.insert(key(b'q', "10"), queued).unwrap();
+        jobs.insert(index, &[]).unwrap();
+        let delivered = json!({
+            "entry": 1, "episode": 13, "variant": "audio:tamil", "chat": chat("11"),
+            "message_id": "m-11", "at": "2024-04-03T16:26:00Z",
+        });
+        jobs.insert(key(b'D', "11"), serde_json::to_vec(&delivered).unwrap())
+            .unwrap();
+        let dead = json!({
+            "job": v1_job("12", 8), "kind": "failed", "reason": "gave up after 8 attempts",
+            "at": "2024-04-04T00:00:00Z",
+        });
+        jobs.insert(key(b'x', "12"), serde_json::to_vec(&dead).unwrap())
+            .unwrap();
+        let mut other = vec![b'D'];
+        other.extend(announce::job_key(1, 12, "audio:tamil", &chat("11")));
+        jobs.insert(other, serde_json::to_vec(&delivered).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn schema_1_outboxes_are_migrated_and_stay_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        write_v1(dir.path());
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), Some(CURRENT));
+
+        assert_eq!(store.queued(Platform::Telegram), 1);
+        let found = store.deliveries(Some(1), 10).unwrap();
+        let job = found.queued[0].clone();
+        assert_eq!(job.chat, chat("10"));
+        assert_eq!(job.announcement, announcement("Asia/Kolkata"));
+        assert_eq!(
+            (job.attempts, job.last_error.as_deref()),
+            (2, Some("HTTP 502"))
+        );
+
+        assert_eq!(found.queued.len(), 1);
+        let posts: Vec<_> = found
+            .delivered
+            .iter()
+            .map(|d| (d.episode, d.chat.chat_id.as_str(), d.message_id.as_str()))
+            .collect();
+        assert_eq!(posts, [(13, "11", "m-11"), (12, "11", "m-11")]);
+        assert_eq!(found.dead.len(), 1);
+        assert_eq!(
+            (
+                found.dead[0].kind,
+                found.dead[0].attempts,
+                found.dead[0].chat.chat_id.as_str()
+            ),
+            (DeadKind::Failed, 8, "12")
+        );
+
+        // The release is announced again: the three chats that had it get
+        // nothing new, a fourth gets its job, in every release.
+        let again = |episode: u32, chat_id: &str| Job {
+            episode,
+            chat: chat(chat_id),
+            attempts: 0,
+            announcement: Announcement {
+                episode,
+                tz: "UTC".into(),
+                ..announcement("UTC")
+            },
+            ..job.clone()
+        };
+        let change = Change {
+            jobs: ["10", "11", "12", "13"]
+                .into_iter()
+                .map(|c| again(13, c))
+                .chain([again(12, "11"), again(12, "14")])
+                .collect(),
+            ..Change::default()
+        };
+        assert_eq!(store.apply(change, Utc::now()).unwrap(), 2);
+        let queued = store.deliveries(Some(1), 10).unwrap().queued;
+        let late = queued
+            .iter()
+            .find(|j| j.chat == chat("14"))
+            .expect("queued");
+        assert_eq!(
+            (late.episode, late.announcement.episode),
+            (12, 12),
+            "the empty release record got content"
+        );
+        drop(store);
+
+        // Opening it again changes nothing.
+        let store = Store::open_waiting(dir.path(), std::time::Duration::from_secs(5)).unwrap();
+        assert_eq!(store.deliveries(Some(1), 10).unwrap().queued.len(), 3);
+    }
+
+    #[test]
+    fn a_migration_cut_short_runs_again_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        write_v1(dir.path());
+        {
+            let db = sled::open(dir.path()).unwrap();
+            // The batch landed, the version stamp did not.
+            split_outbox_records(&db).unwrap();
+            db.flush().unwrap();
+        }
+        let store = Store::open_waiting(dir.path(), std::time::Duration::from_secs(5)).unwrap();
+        let found = store.deliveries(Some(1), 10).unwrap();
+        assert_eq!(
+            (found.queued.len(), found.delivered.len(), found.dead.len()),
+            (1, 2, 1)
+        );
+        assert_eq!(found.queued[0].announcement, announcement("Asia/Kolkata"));
+    }
 }

@@ -12,8 +12,9 @@ mod records;
 
 pub use announce::{Deliveries, ReleaseCache, Subscribed};
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,9 @@ pub struct Store {
     /// Writers hold it shared; a backup holds it exclusively, so the
     /// snapshot it takes is consistent across trees.
     gate: Arc<RwLock<()>>,
+    /// Held by every write to the outbox (`jobs`), so a check of what is
+    /// queued and the writes it decides stay together.
+    outbox: Arc<Mutex<()>>,
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
@@ -168,6 +172,7 @@ impl Store {
             chat_subs: db.open_tree("chat_subs")?,
             jobs: db.open_tree("jobs")?,
             gate: Arc::new(RwLock::new(())),
+            outbox: Arc::new(Mutex::new(())),
             db,
         };
         migrate::run(&store.db, &store.meta)?;
@@ -177,6 +182,11 @@ impl Store {
     /// Taken by every write, so that a backup can wait for writes to settle.
     fn writing(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Taken by every write to the outbox (after [`Store::writing`]).
+    fn outbox(&self) -> MutexGuard<'_, ()> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The schema version recorded in the data directory.
@@ -231,8 +241,8 @@ impl Store {
     ///
     /// Jobs are written per release: its shared announcement once (if it has
     /// none yet), then each chat's small record. A release that had no record
-    /// has never queued a job, so only a release seen before pays for the
-    /// look-ups that keep a job from being queued twice.
+    /// has never queued a job; only a release seen before pays for finding
+    /// which of its jobs were queued, delivered or dead-lettered already.
     pub fn apply(&self, mut change: Change, now: DateTime<Utc>) -> Result<usize, StoreError> {
         if !change.audit.is_empty() {
             let n = change.audit.len() as u64;
@@ -242,6 +252,7 @@ impl Store {
             }
         }
         let _gate = self.writing();
+        let _outbox = self.outbox();
         let puts = change
             .put
             .iter()
@@ -252,14 +263,15 @@ impl Store {
             .iter()
             .map(|a| Ok((a.seq, a.entry, encode(a)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let releases = outbox_rows(&change.jobs)?;
+        let releases = self.new_jobs(&change.jobs)?;
         let mut rating_keys = Vec::new();
         let mut withdrawn = Vec::new();
         for id in &change.delete {
             for key in self.ratings.scan_prefix(keys::entry(*id)).keys() {
                 rating_keys.push(key?);
             }
-            for job in self.queued_of(&keys::entry(*id))? {
+            let entry = keys::entry(*id);
+            for job in self.queued_where(|key| key.starts_with(&entry))? {
                 let letter = announce::DeadRecord::encode(
                     &job,
                     DeadKind::Withdrawn,
@@ -276,49 +288,95 @@ impl Store {
             &self.audit_by_entry,
             &self.jobs,
         );
-        let queued =
-            trees.transaction(|(entries, ratings, audit, audit_by_entry, jobs_tree)| {
-                for (key, value) in &puts {
-                    entries.insert(key, value.as_slice())?;
+        trees.transaction(|(entries, ratings, audit, audit_by_entry, jobs_tree)| {
+            for (key, value) in &puts {
+                entries.insert(key, value.as_slice())?;
+            }
+            for id in &change.delete {
+                entries.remove(&keys::entry(*id))?;
+            }
+            for key in &rating_keys {
+                ratings.remove(key)?;
+            }
+            for (seq, entry, value) in &audits {
+                audit.insert(&keys::audit(*seq), value.as_slice())?;
+                if let Some(entry) = entry {
+                    audit_by_entry.insert(&keys::audit_by_entry(*entry, *seq), &[])?;
                 }
-                for id in &change.delete {
-                    entries.remove(&keys::entry(*id))?;
+            }
+            for (key, due, letter) in &withdrawn {
+                jobs_tree.remove(due.as_slice())?;
+                jobs_tree.insert(announce::dead_key(key), letter.as_slice())?;
+            }
+            for release in &releases {
+                if let Some(shared) = &release.shared {
+                    jobs_tree.insert(release.key.as_slice(), shared.as_slice())?;
                 }
-                for key in &rating_keys {
-                    ratings.remove(key)?;
+                for (due, record) in &release.jobs {
+                    jobs_tree.insert(due.as_slice(), record.as_slice())?;
                 }
-                for (seq, entry, value) in &audits {
-                    audit.insert(&keys::audit(*seq), value.as_slice())?;
-                    if let Some(entry) = entry {
-                        audit_by_entry.insert(&keys::audit_by_entry(*entry, *seq), &[])?;
-                    }
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(releases.iter().map(|r| r.jobs.len()).sum())
+    }
+
+    /// The rows that queue `jobs`, grouped by release, leaving out every job
+    /// that was ever queued (and a job given twice). The caller holds the
+    /// outbox lock until the rows are written.
+    fn new_jobs<'a>(&self, jobs: &'a [Job]) -> Result<Vec<ReleaseRows<'a>>, StoreError> {
+        let mut releases: Vec<ReleaseRows> = Vec::new();
+        let mut seen = HashSet::new();
+        for job in jobs {
+            let key = job.key();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let release = announce::release_of(&key)
+                .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
+            let record_key = announce::release_record_key(release);
+            let i = match releases.iter().position(|r| r.key == record_key) {
+                Some(i) => i,
+                None => {
+                    let known = self.jobs.get(&record_key)?;
+                    let shared = match &known {
+                        Some(v) if !v.is_empty() => None,
+                        _ => Some(encode(&job.announcement.shared())?),
+                    };
+                    releases.push(ReleaseRows {
+                        key: record_key,
+                        known: known.is_some(),
+                        shared,
+                        candidates: Vec::new(),
+                        jobs: Vec::new(),
+                    });
+                    releases.len() - 1
                 }
-                for (key, due, letter) in &withdrawn {
-                    jobs_tree.remove(announce::queued_key(key))?;
-                    jobs_tree.remove(due.as_slice())?;
-                    jobs_tree.insert(announce::dead_key(key), letter.as_slice())?;
+            };
+            releases[i].candidates.push((key, job));
+        }
+        // Jobs of a release seen before: leave out what is queued (one pass
+        // over the queue for all of them), delivered or dead-lettered.
+        let mut queued = HashSet::new();
+        if releases.iter().any(|r| r.known) {
+            for due in self.all_queued() {
+                queued.insert(due?.key);
+            }
+        }
+        for release in &mut releases {
+            for (key, job) in std::mem::take(&mut release.candidates) {
+                let seen = release.known
+                    && (queued.contains(&key)
+                        || self.jobs.contains_key(announce::delivered_key(&key))?
+                        || self.jobs.contains_key(announce::dead_key(&key))?);
+                if !seen {
+                    release
+                        .jobs
+                        .push((announce::due_key(job), QueuedRecord::encode(job)));
                 }
-                let mut queued = 0;
-                for release in &releases {
-                    let known = jobs_tree.get(release.key.as_slice())?;
-                    if known.as_ref().is_none_or(|v| v.is_empty()) {
-                        jobs_tree.insert(release.key.as_slice(), release.shared.as_slice())?;
-                    }
-                    for (key, value, due) in &release.jobs {
-                        let seen = known.is_some()
-                            && (jobs_tree.get(announce::queued_key(key))?.is_some()
-                                || jobs_tree.get(announce::delivered_key(key))?.is_some()
-                                || jobs_tree.get(announce::dead_key(key))?.is_some());
-                        if !seen {
-                            jobs_tree.insert(announce::queued_key(key), value.as_slice())?;
-                            jobs_tree.insert(due.as_slice(), &[])?;
-                            queued += 1;
-                        }
-                    }
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(queued)
-            })?;
-        Ok(queued)
+            }
+        }
+        Ok(releases)
     }
 
     /// Sets `user`'s rating of an entry; returns the rating it replaced.
@@ -491,44 +549,18 @@ impl Store {
     }
 }
 
-/// One release's share of a change: its record and its jobs' rows.
-struct ReleaseRows {
-    /// The release record's key and value (the shared announcement).
+/// One release's share of a change.
+struct ReleaseRows<'a> {
+    /// The release record's key.
     key: Vec<u8>,
-    shared: Vec<u8>,
-    /// Job key, queued record and due-index key of each job.
-    jobs: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
-}
-
-/// The rows of `jobs`, grouped by release; a job key given twice is written once.
-fn outbox_rows(jobs: &[Job]) -> Result<Vec<ReleaseRows>, StoreError> {
-    let mut releases: Vec<ReleaseRows> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for job in jobs {
-        let key = job.key();
-        if !seen.insert(key.clone()) {
-            continue;
-        }
-        let release = announce::release_of(&key)
-            .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
-        let record_key = announce::release_record_key(release);
-        let rows = match releases.iter().position(|r| r.key == record_key) {
-            Some(i) => &mut releases[i],
-            None => {
-                releases.push(ReleaseRows {
-                    key: record_key,
-                    shared: encode(&job.announcement.shared())?,
-                    jobs: Vec::new(),
-                });
-                releases
-                    .last_mut()
-                    .ok_or_else(|| StoreError::Corrupt("no release".into()))?
-            }
-        };
-        let due = announce::due_key(job);
-        rows.jobs.push((key, QueuedRecord::encode(job), due));
-    }
-    Ok(releases)
+    /// Whether the release had a record (so jobs of it may exist).
+    known: bool,
+    /// The shared announcement, when the release has none stored yet.
+    shared: Option<Vec<u8>>,
+    /// The jobs asked for, by job key.
+    candidates: Vec<(Vec<u8>, &'a Job)>,
+    /// Queue key and record of each job to queue.
+    jobs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -14,13 +14,11 @@ use crate::core::announce::Job;
 /// The format byte of the records below.
 const FORMAT: u8 = 1;
 
-/// What a queued job keeps of its own; the rest of it is its key (entry,
-/// episode, variant, chat) and its release's shared announcement.
+/// What a queued job keeps of its own; the rest of it is its key (due
+/// time, job key and group flag) and its release's shared announcement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedRecord {
-    pub due_at: DateTime<Utc>,
     pub attempts: u32,
-    pub is_group: bool,
     pub tz: String,
     pub mention_role: Option<String>,
     pub next_episode: Option<(u32, DateTime<Utc>)>,
@@ -145,9 +143,7 @@ impl QueuedRecord {
             + a.mention_role.as_ref().map_or(0, String::len)
             + job.last_error.as_ref().map_or(0, String::len);
         let mut w = Writer::new(40 + strings);
-        w.time(job.due_at);
         w.u32(job.attempts);
-        w.u8(u8::from(job.is_group));
         w.str(&a.tz);
         w.opt_str(a.mention_role.as_deref());
         match a.next_episode {
@@ -164,9 +160,7 @@ impl QueuedRecord {
 
     pub fn decode(bytes: &[u8]) -> Option<QueuedRecord> {
         let mut r = Reader::new(bytes)?;
-        let due_at = r.time()?;
         let attempts = r.u32()?;
-        let is_group = r.flag()?;
         let tz = r.str()?;
         let mention_role = r.opt_str()?;
         let next_episode = if r.flag()? {
@@ -176,9 +170,7 @@ impl QueuedRecord {
         };
         let last_error = r.opt_str()?;
         r.done(QueuedRecord {
-            due_at,
             attempts,
-            is_group,
             tz,
             mention_role,
             next_episode,
@@ -222,8 +214,8 @@ mod tests {
                 platform: Platform::Discord,
                 chat_id: "42".into(),
             },
-            is_group: record.is_group,
-            due_at: record.due_at,
+            is_group: false,
+            due_at: at(0),
             attempts: record.attempts,
             last_error: record.last_error.clone(),
             announcement: Announcement {
@@ -247,9 +239,7 @@ mod tests {
 
     fn full() -> QueuedRecord {
         QueuedRecord {
-            due_at: at(1_704_903_900_000),
             attempts: 3,
-            is_group: true,
             tz: "Asia/Kolkata".into(),
             mention_role: Some("1234567890".into()),
             next_episode: Some((14, at(1_705_508_700_000))),
@@ -260,9 +250,7 @@ mod tests {
     #[test]
     fn queued_records_round_trip() {
         let bare = QueuedRecord {
-            due_at: at(-5),
             attempts: 0,
-            is_group: false,
             tz: String::new(),
             mention_role: None,
             next_episode: None,
@@ -300,7 +288,8 @@ mod tests {
         other[0] = 2;
         assert_eq!(QueuedRecord::decode(&other), None);
         let mut flag = bytes.clone();
-        flag[13] = 7; // is_group
+        flag[1 + 4 + 4 + "Asia/Kolkata".len()] = 7; // mention_role's
+
         assert_eq!(QueuedRecord::decode(&flag), None);
         // JSON (the first schema's records) is not mistaken for a record.
         assert_eq!(QueuedRecord::decode(br#"{"entry":1}"#), None);
