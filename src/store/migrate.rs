@@ -7,9 +7,11 @@ use serde::Deserialize;
 use sled::Db;
 
 use super::StoreError;
-use super::announce::{DeadRecord, due_key, release_of, release_record_key};
+use super::outbox::{
+    DeadRecord, ReleaseRecord, delivered_row, due_key, release_of, release_record_key,
+};
 use super::records::{DeliveredRecord, QueuedRecord};
-use crate::core::announce::{Announcement, DeadKind, Job};
+use crate::core::announce::{Announcement, DeadKind, Job, parse_job_key};
 use crate::core::caller::ChatRef;
 use crate::core::model::EntryId;
 
@@ -119,12 +121,13 @@ struct V1DeadLetter {
 }
 
 /// 1 → 2: moves each queued job (`q` ‖ job key → JSON, with an empty
-/// due-index row) into its due-index row as a compact record, rewrites the
-/// delivered and dead records in their new shapes, and gives every release a
-/// record (its announcement, taken from one of its queued jobs; empty when
-/// none is queued any more). One atomic batch; a record already in the new
-/// shape is left alone, so a migration cut short by a crash (before the
-/// version is stamped) simply runs again.
+/// due-index row) into its row as a compact record, each delivered post
+/// (`D` ‖ job key → JSON) into a delivered row (placed at its delivery time,
+/// since its due time was not kept), rewrites the dead letters in their new
+/// shape, and gives every release a record (its announcement, taken from one
+/// of its queued jobs; empty when none is queued any more). One atomic batch;
+/// a record already in the new shape is left alone, so a migration cut short
+/// by a crash (before the version is stamped) simply runs again.
 fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
     let jobs = db.open_tree("jobs")?;
     let corrupt = |what: &str, err: serde_json::Error| {
@@ -132,7 +135,7 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
     };
     let mut batch = sled::Batch::default();
     // Each release seen, with the announcement of one of its queued jobs.
-    let mut releases: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+    let mut releases: HashMap<Vec<u8>, Option<Announcement>> = HashMap::new();
     for row in jobs.iter() {
         let (key, value) = row?;
         let Some((&tag, job_key)) = key.split_first() else {
@@ -150,16 +153,17 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
                 let job = serde_json::from_slice::<V1Job>(&value)
                     .map_err(|e| corrupt("queued job", e))?
                     .into_job();
-                let announcement = super::encode(&job.announcement.shared())?;
-                releases.insert(release()?, Some(announcement));
+                releases.insert(release()?, Some(job.announcement.shared()));
                 batch.remove(key.as_ref());
                 batch.insert(due_key(&job), QueuedRecord::encode(&job));
             }
-            b'D' if DeliveredRecord::decode(&value).is_none() => {
+            b'D' => {
                 let old: V1Delivered =
                     serde_json::from_slice(&value).map_err(|e| corrupt("delivered", e))?;
+                let (_, _, _, chat) = parse_job_key(job_key).ok_or_else(|| corrupt_key(job_key))?;
+                batch.remove(key.as_ref());
                 batch.insert(
-                    key.as_ref(),
+                    delivered_row(chat.platform, old.at, job_key),
                     DeliveredRecord::encode(old.at, &old.message_id),
                 );
                 releases.entry(release()?).or_default();
@@ -177,16 +181,27 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
     }
     // Releases with a queued job get its announcement; the rest an empty
     // record, which says "jobs of this release exist" and nothing more.
+    // Their rows may lie anywhere in time, so their earliest due is the epoch.
     for (release, announcement) in releases {
         let key = release_record_key(&release);
         match announcement {
-            Some(announcement) => batch.insert(key, announcement),
+            Some(announcement) => batch.insert(
+                key,
+                super::encode(&ReleaseRecord {
+                    earliest_due: DateTime::UNIX_EPOCH,
+                    announcement,
+                })?,
+            ),
             None if !jobs.contains_key(&key)? => batch.insert(key, &[]),
             None => {}
         }
     }
     jobs.apply_batch(batch)?;
     Ok(())
+}
+
+fn corrupt_key(key: &[u8]) -> StoreError {
+    StoreError::Corrupt(format!("cannot migrate the outbox key {key:?}"))
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@ mod announce;
 pub mod backup;
 mod keys;
 pub mod migrate;
+mod outbox;
 mod records;
 
-pub use announce::{Deliveries, ReleaseCache, Subscribed};
+pub use announce::Subscribed;
+pub use outbox::{Deliveries, DueJob, ReleaseCache};
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
@@ -23,7 +24,6 @@ use sled::{Transactional, Tree};
 
 use crate::core::announce::{DeadKind, Job};
 use crate::core::model::{Entry, EntryId};
-use records::QueuedRecord;
 
 /// What can go wrong below the core.
 #[derive(Debug, thiserror::Error)]
@@ -117,8 +117,9 @@ pub struct Store {
     /// snapshot it takes is consistent across trees.
     gate: Arc<RwLock<()>>,
     /// Held by every write to the outbox (`jobs`), so a check of what is
-    /// queued and the writes it decides stay together.
-    outbox: Arc<Mutex<()>>,
+    /// queued and the writes it decides stay together; it guards the
+    /// outbox's floors.
+    outbox: Arc<Mutex<outbox::Floors>>,
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
@@ -172,7 +173,7 @@ impl Store {
             chat_subs: db.open_tree("chat_subs")?,
             jobs: db.open_tree("jobs")?,
             gate: Arc::new(RwLock::new(())),
-            outbox: Arc::new(Mutex::new(())),
+            outbox: Arc::new(Mutex::new(outbox::Floors::default())),
             db,
         };
         migrate::run(&store.db, &store.meta)?;
@@ -185,7 +186,7 @@ impl Store {
     }
 
     /// Taken by every write to the outbox (after [`Store::writing`]).
-    fn outbox(&self) -> MutexGuard<'_, ()> {
+    fn outbox(&self) -> MutexGuard<'_, outbox::Floors> {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -252,7 +253,7 @@ impl Store {
             }
         }
         let _gate = self.writing();
-        let _outbox = self.outbox();
+        let mut floors = self.outbox();
         let puts = change
             .put
             .iter()
@@ -271,14 +272,14 @@ impl Store {
                 rating_keys.push(key?);
             }
             let entry = keys::entry(*id);
-            for job in self.queued_where(|key| key.starts_with(&entry))? {
-                let letter = announce::DeadRecord::encode(
+            for job in self.queued_where(&floors, |key| key.starts_with(&entry))? {
+                let letter = outbox::DeadRecord::encode(
                     &job,
                     DeadKind::Withdrawn,
                     "the entry was deleted",
                     now,
                 )?;
-                withdrawn.push((job.key(), announce::due_key(&job), letter));
+                withdrawn.push((job.key(), outbox::due_key(&job), letter));
             }
         }
         let trees = (
@@ -306,11 +307,11 @@ impl Store {
             }
             for (key, due, letter) in &withdrawn {
                 jobs_tree.remove(due.as_slice())?;
-                jobs_tree.insert(announce::dead_key(key), letter.as_slice())?;
+                jobs_tree.insert(outbox::dead_key(key), letter.as_slice())?;
             }
             for release in &releases {
-                if let Some(shared) = &release.shared {
-                    jobs_tree.insert(release.key.as_slice(), shared.as_slice())?;
+                if let Some(record) = &release.record {
+                    jobs_tree.insert(release.key.as_slice(), record.as_slice())?;
                 }
                 for (due, record) in &release.jobs {
                     jobs_tree.insert(due.as_slice(), record.as_slice())?;
@@ -318,65 +319,8 @@ impl Store {
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         })?;
+        self.queued_rows_written(&mut floors, &releases);
         Ok(releases.iter().map(|r| r.jobs.len()).sum())
-    }
-
-    /// The rows that queue `jobs`, grouped by release, leaving out every job
-    /// that was ever queued (and a job given twice). The caller holds the
-    /// outbox lock until the rows are written.
-    fn new_jobs<'a>(&self, jobs: &'a [Job]) -> Result<Vec<ReleaseRows<'a>>, StoreError> {
-        let mut releases: Vec<ReleaseRows> = Vec::new();
-        let mut seen = HashSet::new();
-        for job in jobs {
-            let key = job.key();
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            let release = announce::release_of(&key)
-                .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
-            let record_key = announce::release_record_key(release);
-            let i = match releases.iter().position(|r| r.key == record_key) {
-                Some(i) => i,
-                None => {
-                    let known = self.jobs.get(&record_key)?;
-                    let shared = match &known {
-                        Some(v) if !v.is_empty() => None,
-                        _ => Some(encode(&job.announcement.shared())?),
-                    };
-                    releases.push(ReleaseRows {
-                        key: record_key,
-                        known: known.is_some(),
-                        shared,
-                        candidates: Vec::new(),
-                        jobs: Vec::new(),
-                    });
-                    releases.len() - 1
-                }
-            };
-            releases[i].candidates.push((key, job));
-        }
-        // Jobs of a release seen before: leave out what is queued (one pass
-        // over the queue for all of them), delivered or dead-lettered.
-        let mut queued = HashSet::new();
-        if releases.iter().any(|r| r.known) {
-            for due in self.all_queued() {
-                queued.insert(due?.key);
-            }
-        }
-        for release in &mut releases {
-            for (key, job) in std::mem::take(&mut release.candidates) {
-                let seen = release.known
-                    && (queued.contains(&key)
-                        || self.jobs.contains_key(announce::delivered_key(&key))?
-                        || self.jobs.contains_key(announce::dead_key(&key))?);
-                if !seen {
-                    release
-                        .jobs
-                        .push((announce::due_key(job), QueuedRecord::encode(job)));
-                }
-            }
-        }
-        Ok(releases)
     }
 
     /// Sets `user`'s rating of an entry; returns the rating it replaced.
@@ -547,20 +491,6 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
-}
-
-/// One release's share of a change.
-struct ReleaseRows<'a> {
-    /// The release record's key.
-    key: Vec<u8>,
-    /// Whether the release had a record (so jobs of it may exist).
-    known: bool,
-    /// The shared announcement, when the release has none stored yet.
-    shared: Option<Vec<u8>>,
-    /// The jobs asked for, by job key.
-    candidates: Vec<(Vec<u8>, &'a Job)>,
-    /// Queue key and record of each job to queue.
-    jobs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

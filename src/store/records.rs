@@ -1,18 +1,27 @@
 //! Compact binary encodings of the outbox's per-chat records, which a
 //! fan-out writes and the dispatcher reads thousands of times: a queued
-//! job's own part and a delivered post. Everything else is JSON.
+//! job's own part, and the delivered post that replaces it in place.
+//! Everything else is JSON.
 //!
-//! Every record starts with a format byte, so a later build can tell an old
-//! record from a new one; numbers are big-endian, strings are a length and
-//! UTF-8 bytes. Decoding checks every length and rejects trailing bytes: a
-//! damaged record is an error, never a panic or a half-read job.
+//! Every record starts with a tag byte that says which of the two it is (and
+//! lets a later build tell an old shape from a new one); numbers are
+//! big-endian, strings are a length and UTF-8 bytes. Decoding checks every
+//! length and rejects trailing bytes: a damaged record is an error, never a
+//! panic or a half-read job.
 
 use chrono::{DateTime, Utc};
 
 use crate::core::announce::Job;
 
-/// The format byte of the records below.
-const FORMAT: u8 = 1;
+/// The tag of a queued job's record.
+const QUEUED: u8 = 1;
+/// The tag of a delivered post's record.
+const DELIVERED: u8 = 2;
+
+/// Whether an outbox record is a queued job's (rather than a delivered post's).
+pub fn is_queued(record: &[u8]) -> bool {
+    record.first() == Some(&QUEUED)
+}
 
 /// What a queued job keeps of its own; the rest of it is its key (due
 /// time, job key and group flag) and its release's shared announcement.
@@ -35,9 +44,9 @@ pub struct DeliveredRecord {
 struct Writer(Vec<u8>);
 
 impl Writer {
-    fn new(capacity: usize) -> Writer {
+    fn new(tag: u8, capacity: usize) -> Writer {
         let mut out = Vec::with_capacity(capacity + 1);
-        out.push(FORMAT);
+        out.push(tag);
         Writer(out)
     }
 
@@ -78,10 +87,10 @@ impl Writer {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    /// A reader after the format byte, if it is ours.
-    fn new(bytes: &'a [u8]) -> Option<Reader<'a>> {
+    /// A reader after the tag byte, if it is `tag`.
+    fn new(tag: u8, bytes: &'a [u8]) -> Option<Reader<'a>> {
         match bytes.split_first()? {
-            (&FORMAT, rest) => Some(Reader(rest)),
+            (&found, rest) if found == tag => Some(Reader(rest)),
             _ => None,
         }
     }
@@ -142,7 +151,7 @@ impl QueuedRecord {
         let strings = a.tz.len()
             + a.mention_role.as_ref().map_or(0, String::len)
             + job.last_error.as_ref().map_or(0, String::len);
-        let mut w = Writer::new(40 + strings);
+        let mut w = Writer::new(QUEUED, 40 + strings);
         w.u32(job.attempts);
         w.str(&a.tz);
         w.opt_str(a.mention_role.as_deref());
@@ -159,7 +168,7 @@ impl QueuedRecord {
     }
 
     pub fn decode(bytes: &[u8]) -> Option<QueuedRecord> {
-        let mut r = Reader::new(bytes)?;
+        let mut r = Reader::new(QUEUED, bytes)?;
         let attempts = r.u32()?;
         let tz = r.str()?;
         let mention_role = r.opt_str()?;
@@ -181,14 +190,14 @@ impl QueuedRecord {
 
 impl DeliveredRecord {
     pub fn encode(at: DateTime<Utc>, message_id: &str) -> Vec<u8> {
-        let mut w = Writer::new(12 + message_id.len());
+        let mut w = Writer::new(DELIVERED, 12 + message_id.len());
         w.time(at);
         w.str(message_id);
         w.0
     }
 
     pub fn decode(bytes: &[u8]) -> Option<DeliveredRecord> {
-        let mut r = Reader::new(bytes)?;
+        let mut r = Reader::new(DELIVERED, bytes)?;
         let at = r.time()?;
         let message_id = r.str()?;
         r.done(DeliveredRecord { at, message_id })
@@ -285,8 +294,9 @@ mod tests {
         longer.push(0);
         assert_eq!(QueuedRecord::decode(&longer), None);
         let mut other = bytes.clone();
-        other[0] = 2;
+        other[0] = DELIVERED;
         assert_eq!(QueuedRecord::decode(&other), None);
+        assert!(is_queued(&bytes) && !is_queued(&other) && !is_queued(&[]));
         let mut flag = bytes.clone();
         flag[1 + 4 + 4 + "Asia/Kolkata".len()] = 7; // mention_role's
 
@@ -294,7 +304,7 @@ mod tests {
         // JSON (the first schema's records) is not mistaken for a record.
         assert_eq!(QueuedRecord::decode(br#"{"entry":1}"#), None);
         // A length far past the end.
-        let mut huge = vec![FORMAT];
+        let mut huge = vec![DELIVERED];
         huge.extend_from_slice(&[0; 8]);
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(DeliveredRecord::decode(&huge), None);

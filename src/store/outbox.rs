@@ -1,0 +1,767 @@
+//! The outbox: announcement jobs in due order, each turned into its
+//! delivered post in place, and the dead letters.
+//!
+//! All in the `jobs` tree:
+//!
+//! - `r` ‖ release key → [`ReleaseRecord`] (JSON): the release's shared
+//!   [`Announcement`], kept once per release, and the earliest due time of
+//!   any of its jobs. Empty for a release migrated from schema 1 with no job
+//!   left queued.
+//! - `d` ‖ platform ‖ due ms ‖ job key ‖ group flag → a compact record
+//!   ([`super::records`]): a queued job's own part (time zone, mention, next
+//!   episode, attempts), replaced by its delivered post (time, message id)
+//!   when it is sent. Queueing a job writes one row and recording its post
+//!   overwrites that row: one write each, and the row never moves.
+//! - `x` ‖ job key → [`DeadRecord`] (JSON): a job that ended without a post.
+//!
+//! A job key is the release key (entry, episode, variant) and the chat, so a
+//! job is queued at most once across queued, delivered and dead. A release
+//! without a record has never queued a job, which spares a new release's
+//! fan-out the look-ups that prove it; a release seen before looks through
+//! the rows due since its earliest job.
+//!
+//! The delivered rows stay among the queued ones, so readers of the queue
+//! start at each platform's *floor*: every row before it is delivered. The
+//! floors live in memory under the outbox lock, which every write to the
+//! outbox holds: a writer that queues a row below a floor lowers it, and the
+//! dispatcher raises it past the delivered rows it reads, unless a row was
+//! queued while it read. After a start the floors are at the beginning, and
+//! the first read walks past the history once.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+
+use super::announce::{TxResult, chat_sub_key, millis, platform_byte, platform_of, sub_key};
+use super::records::{self, DeliveredRecord, QueuedRecord};
+use super::{Store, StoreError, decode, encode};
+use crate::core::announce::{self, Announcement, DeadKind, DeadLetter, Delivered, Job};
+use crate::core::caller::{ChatRef, Platform};
+use crate::core::model::EntryId;
+
+const RELEASE: u8 = b'r';
+const DUE: u8 = b'd';
+const DEAD: u8 = b'x';
+
+const PLATFORMS: [Platform; 3] = [Platform::Local, Platform::Telegram, Platform::Discord];
+
+fn prefixed(tag: u8, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + key.len());
+    out.push(tag);
+    out.extend_from_slice(key);
+    out
+}
+
+pub(super) fn release_record_key(release_key: &[u8]) -> Vec<u8> {
+    prefixed(RELEASE, release_key)
+}
+
+pub(super) fn dead_key(job_key: &[u8]) -> Vec<u8> {
+    prefixed(DEAD, job_key)
+}
+
+/// `d ‖ platform`: where a platform's rows start.
+fn platform_start(platform: Platform) -> Vec<u8> {
+    vec![DUE, platform_byte(platform)]
+}
+
+/// Just past the last row of `platform` due at `at`.
+fn platform_until(platform: Platform, at: DateTime<Utc>) -> Vec<u8> {
+    let mut end = platform_start(platform);
+    end.extend_from_slice(&(millis(at) + 1).to_be_bytes());
+    end
+}
+
+/// Just past the last row of `platform`.
+fn platform_end(platform: Platform) -> Vec<u8> {
+    vec![DUE, platform_byte(platform) + 1]
+}
+
+/// `d ‖ platform ‖ due ms ‖ job key ‖ group`: a job's row.
+pub(super) fn due_key(job: &Job) -> Vec<u8> {
+    due_key_of(job.chat.platform, job.due_at, &job.key(), job.is_group)
+}
+
+fn due_key_of(platform: Platform, due_at: DateTime<Utc>, job_key: &[u8], group: bool) -> Vec<u8> {
+    let mut key = Vec::with_capacity(10 + job_key.len() + 1);
+    key.push(DUE);
+    key.push(platform_byte(platform));
+    key.extend_from_slice(&millis(due_at).to_be_bytes());
+    key.extend_from_slice(job_key);
+    key.push(u8::from(group));
+    key
+}
+
+/// A delivered row for a post whose due time is not known (schema 1 kept
+/// none): placed at the time it was delivered.
+pub(super) fn delivered_row(platform: Platform, at: DateTime<Utc>, job_key: &[u8]) -> Vec<u8> {
+    due_key_of(platform, at, job_key, false)
+}
+
+/// The release part of a job key: up to and including the 0 after the variant.
+pub(super) fn release_of(job_key: &[u8]) -> Option<&[u8]> {
+    let zero = job_key.get(12..)?.iter().position(|&b| b == 0)?;
+    job_key.get(..12 + zero + 1)
+}
+
+/// A row of the queue, its record not yet decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueJob {
+    pub key: Vec<u8>,
+    pub due_at: DateTime<Utc>,
+    pub chat: ChatRef,
+    pub is_group: bool,
+    record: sled::IVec,
+}
+
+impl DueJob {
+    fn is_queued(&self) -> bool {
+        records::is_queued(&self.record)
+    }
+}
+
+fn decode_row(row_key: &[u8], record: sled::IVec) -> Option<DueJob> {
+    let platform = platform_of(*row_key.get(1)?)?;
+    let ms = super::keys::decode_u64(row_key.get(2..10)?)?;
+    let (&group, job_key) = row_key.get(10..)?.split_last()?;
+    let release = release_of(job_key)?;
+    let chat_key = std::str::from_utf8(job_key.get(release.len()..)?).ok()?;
+    let (_, chat_id) = chat_key.split_once(':')?;
+    Some(DueJob {
+        key: job_key.to_vec(),
+        due_at: DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?,
+        chat: ChatRef {
+            platform,
+            chat_id: chat_id.to_owned(),
+        },
+        is_group: group == 1,
+        record,
+    })
+}
+
+fn row(row: sled::Result<(sled::IVec, sled::IVec)>) -> Result<(sled::IVec, DueJob), StoreError> {
+    let (key, value) = row?;
+    let due =
+        decode_row(&key, value).ok_or_else(|| StoreError::Corrupt("bad outbox row key".into()))?;
+    Ok((key, due))
+}
+
+fn corrupt_key() -> StoreError {
+    StoreError::Corrupt("a job key does not name an entry, episode, variant and chat".into())
+}
+
+/// A release as the outbox keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ReleaseRecord {
+    /// No job of the release is due earlier.
+    pub earliest_due: DateTime<Utc>,
+    /// What every chat is told ([`Announcement::shared`]).
+    pub announcement: Announcement,
+}
+
+/// Why a job ended without a post, as the store keeps it; the rest of the
+/// dead letter is its key.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct DeadRecord {
+    pub attempts: u32,
+    pub kind: DeadKind,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl DeadRecord {
+    pub(super) fn encode(
+        job: &Job,
+        kind: DeadKind,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<u8>, StoreError> {
+        encode(&DeadRecord {
+            attempts: job.attempts,
+            kind,
+            reason: reason.to_owned(),
+            at,
+        })
+    }
+}
+
+/// Jobs, posts and dead letters, for `/anime admin deliveries`.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    pub queued: Vec<Job>,
+    pub delivered: Vec<Delivered>,
+    pub dead: Vec<DeadLetter>,
+}
+
+/// Releases already read, for a reader of many jobs of few releases (the
+/// dispatcher). A release's announcement never changes once stored, so
+/// nothing here goes stale; it is cleared when it grows past a bound.
+#[derive(Debug, Default)]
+pub struct ReleaseCache {
+    releases: HashMap<Vec<u8>, Announcement>,
+}
+
+impl ReleaseCache {
+    const MAX: usize = 256;
+}
+
+/// Each platform's floor (see the module's notes), guarded by the outbox lock.
+#[derive(Debug, Default)]
+pub(super) struct Floors {
+    /// By platform byte: the floor's row key (`None`: the platform's start)
+    /// and how many times a row was queued below a floor.
+    floors: [(Option<Vec<u8>>, u64); 3],
+}
+
+impl Floors {
+    fn slot(&mut self, platform: Platform) -> &mut (Option<Vec<u8>>, u64) {
+        &mut self.floors[usize::from(platform_byte(platform))]
+    }
+
+    /// Where reading `platform`'s queue starts, and the generation to hand
+    /// back to [`Floors::raise`].
+    fn get(&self, platform: Platform) -> (Vec<u8>, u64) {
+        let (key, generation) = &self.floors[usize::from(platform_byte(platform))];
+        (
+            key.clone().unwrap_or_else(|| platform_start(platform)),
+            *generation,
+        )
+    }
+
+    /// A row was queued at `row_key`.
+    fn lower(&mut self, platform: Platform, row_key: &[u8]) {
+        let slot = self.slot(platform);
+        slot.1 += 1;
+        if slot.0.as_deref().is_some_and(|floor| row_key < floor) {
+            slot.0 = Some(row_key.to_vec());
+        }
+    }
+
+    /// Every row up to and including `row_key` is delivered, as read since
+    /// `generation`; ignored if a row was queued since.
+    fn raise(&mut self, platform: Platform, generation: u64, row_key: &[u8]) {
+        let slot = self.slot(platform);
+        if slot.1 == generation {
+            let mut past = row_key.to_vec();
+            past.push(0);
+            if slot.0.as_ref().is_none_or(|floor| &past > floor) {
+                slot.0 = Some(past);
+            }
+        }
+    }
+}
+
+/// One release's share of a change.
+pub(super) struct ReleaseRows<'a> {
+    /// The release record's key, and what to write there (if anything).
+    pub key: Vec<u8>,
+    pub record: Option<Vec<u8>>,
+    /// The stored record: `None` for a release never seen.
+    stored: Option<Option<ReleaseRecord>>,
+    /// The jobs asked for, by job key.
+    candidates: Vec<(Vec<u8>, &'a Job)>,
+    /// Row key and record of each job to queue.
+    pub jobs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Store {
+    /// Every row from `from` up to `until`, queued or delivered.
+    fn rows_from(
+        &self,
+        from: Vec<u8>,
+        until: Vec<u8>,
+    ) -> impl Iterator<Item = Result<(sled::IVec, DueJob), StoreError>> + '_ {
+        self.jobs.range(from..until).map(row)
+    }
+
+    /// The queued jobs of `platform` from `start` (a floor and its
+    /// generation) up to `until`, earliest first, read lazily; nothing is
+    /// decoded until [`Store::due_job`]. With `raise`, the delivered rows
+    /// read at the floor raise it (the caller must not hold the outbox lock).
+    fn queued_rows_from(
+        &self,
+        platform: Platform,
+        (floor, generation): (Vec<u8>, u64),
+        until: Vec<u8>,
+        raise: bool,
+    ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
+        let mut leading = raise;
+        self.rows_from(floor, until)
+            .filter_map(move |read| match read {
+                Err(err) => Some(Err(err)),
+                Ok((_, due)) if due.is_queued() => {
+                    leading = false;
+                    Some(Ok(due))
+                }
+                Ok((key, _)) => {
+                    if leading {
+                        self.outbox().raise(platform, generation, &key);
+                    }
+                    None
+                }
+            })
+    }
+
+    /// [`Store::queued_rows_from`] the floor, raising it; for callers that
+    /// do not hold the outbox lock.
+    fn queued_rows(
+        &self,
+        platform: Platform,
+        until: Vec<u8>,
+    ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
+        let start = self.outbox().get(platform);
+        self.queued_rows_from(platform, start, until, true)
+    }
+
+    /// The queued jobs of `platform` due at `now`, earliest first.
+    pub fn due_index(
+        &self,
+        platform: Platform,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
+        self.queued_rows(platform, platform_until(platform, now))
+    }
+
+    /// Every queued job's row, of all platforms; the caller holds the
+    /// outbox lock (`floors`).
+    fn all_queued<'s>(
+        &'s self,
+        floors: &Floors,
+    ) -> impl Iterator<Item = Result<DueJob, StoreError>> + 's {
+        let starts: Vec<_> = PLATFORMS.into_iter().map(|p| (p, floors.get(p))).collect();
+        starts
+            .into_iter()
+            .flat_map(|(p, start)| self.queued_rows_from(p, start, platform_end(p), false))
+    }
+
+    /// The queued job `due` names, with its announcement; `cache` keeps the
+    /// releases already read.
+    pub fn due_job(&self, due: &DueJob, cache: &mut ReleaseCache) -> Result<Job, StoreError> {
+        let own = QueuedRecord::decode(&due.record)
+            .ok_or_else(|| StoreError::Corrupt("a queued job's record does not decode".into()))?;
+        let (entry, episode, variant, _) =
+            announce::parse_job_key(&due.key).ok_or_else(corrupt_key)?;
+        let release = release_of(&due.key).ok_or_else(corrupt_key)?;
+        if !cache.releases.contains_key(release) {
+            let value = self
+                .jobs
+                .get(release_record_key(release))?
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the release of a queued job (#{entry} episode {episode}, {variant}) is missing"
+                    ))
+                })?;
+            if cache.releases.len() >= ReleaseCache::MAX {
+                cache.releases.clear();
+            }
+            let record: ReleaseRecord = decode(&value)?;
+            cache.releases.insert(release.to_vec(), record.announcement);
+        }
+        let shared = cache
+            .releases
+            .get(release)
+            .ok_or_else(|| StoreError::Corrupt("a release vanished from the cache".into()))?;
+        Ok(Job {
+            entry,
+            episode,
+            variant,
+            chat: due.chat.clone(),
+            is_group: due.is_group,
+            due_at: due.due_at,
+            attempts: own.attempts,
+            last_error: own.last_error,
+            announcement: Announcement {
+                next_episode: own.next_episode,
+                tz: own.tz,
+                mention_role: own.mention_role,
+                ..shared.clone()
+            },
+        })
+    }
+
+    /// Up to `limit` jobs of `platform` due at `now`, earliest first.
+    pub fn due_jobs(
+        &self,
+        platform: Platform,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut cache = ReleaseCache::default();
+        self.due_index(platform, now)
+            .take(limit)
+            .map(|due| self.due_job(&due?, &mut cache))
+            .collect()
+    }
+
+    /// When `platform`'s earliest queued job is due.
+    pub fn next_due(&self, platform: Platform) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.queued_rows(platform, platform_end(platform))
+            .next()
+            .transpose()
+            .map(|due| due.map(|d| d.due_at))
+    }
+
+    /// Number of queued jobs of `platform`.
+    pub fn queued(&self, platform: Platform) -> usize {
+        self.queued_rows(platform, platform_end(platform)).count()
+    }
+
+    /// Records a post in place of its job.
+    pub fn mark_delivered(
+        &self,
+        job: &Job,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.mark_delivered_all(&[(job, message_id)], at)
+    }
+
+    /// Records several posts (a dispatcher round). Each post is one write
+    /// over its job's row, so each lands whole; a crash between two can only
+    /// leave a post that was sent recorded as still queued.
+    pub fn mark_delivered_all(
+        &self,
+        posts: &[(&Job, &str)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        let _outbox = self.outbox();
+        for (job, message_id) in posts {
+            self.jobs
+                .insert(due_key(job), DeliveredRecord::encode(at, message_id))?;
+        }
+        Ok(())
+    }
+
+    /// Moves a queued job to a new due time (and records its attempts).
+    pub fn reschedule(&self, old: &Job, new: &Job) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        let mut floors = self.outbox();
+        let row = due_key(new);
+        let mut batch = sled::Batch::default();
+        batch.remove(due_key(old));
+        batch.insert(row.as_slice(), QueuedRecord::encode(new));
+        self.jobs.apply_batch(batch)?;
+        floors.lower(new.chat.platform, &row);
+        Ok(())
+    }
+
+    /// Ends a job without a post.
+    pub fn dead_letter(
+        &self,
+        job: &Job,
+        kind: DeadKind,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        let _outbox = self.outbox();
+        self.dead_letter_all(std::slice::from_ref(job), kind, reason, at)
+    }
+
+    /// Callers hold the write gate and the outbox lock.
+    fn dead_letter_all(
+        &self,
+        jobs: &[Job],
+        kind: DeadKind,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for job in jobs {
+            batch.remove(due_key(job));
+            batch.insert(
+                dead_key(&job.key()),
+                DeadRecord::encode(job, kind, reason, at)?,
+            );
+        }
+        self.jobs.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The queued jobs whose key `wanted` picks, in due order per platform;
+    /// the caller holds the outbox lock (`floors`).
+    pub(super) fn queued_where(
+        &self,
+        floors: &Floors,
+        wanted: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut cache = ReleaseCache::default();
+        let mut jobs = Vec::new();
+        for due in self.all_queued(floors) {
+            let due = due?;
+            if wanted(&due.key) {
+                jobs.push(self.due_job(&due, &mut cache)?);
+            }
+        }
+        Ok(jobs)
+    }
+
+    fn queued_for_chat(&self, floors: &Floors, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
+        // The chat is the end of the job key.
+        let wanted = chat.key();
+        self.queued_where(floors, |key| {
+            release_of(key).is_some_and(|r| key.get(r.len()..) == Some(wanted.as_bytes()))
+        })
+    }
+
+    /// The bot may no longer post to `chat`: its subscriptions are
+    /// deactivated and its queued jobs dead-lettered. Returns how many
+    /// subscriptions were deactivated.
+    pub fn deactivate_chat(
+        &self,
+        chat: &ChatRef,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for mut sub in self.subscriptions_of(chat)? {
+            if sub.active {
+                sub.active = false;
+                sub.inactive_reason = Some(reason.to_owned());
+                let _gate = self.writing();
+                self.subs.insert(sub_key(sub.target, chat), encode(&sub)?)?;
+                changed += 1;
+            }
+        }
+        let _gate = self.writing();
+        let floors = self.outbox();
+        self.dead_letter_all(
+            &self.queued_for_chat(&floors, chat)?,
+            DeadKind::Forbidden,
+            reason,
+            at,
+        )?;
+        Ok(changed)
+    }
+
+    /// The chat moved (a Telegram group became a supergroup): its settings,
+    /// subscriptions and queued jobs move to `to`, in one transaction.
+    pub fn migrate_chat(&self, from: &ChatRef, to: &ChatRef) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        let mut floors = self.outbox();
+        let jobs = self.queued_for_chat(&floors, from)?;
+        let settings = self.chats.get(from.key())?;
+        let subs = self.subscriptions_of(from)?;
+        let mut sub_rows = Vec::new();
+        for sub in &subs {
+            let mut moved = sub.clone();
+            moved.chat = to.clone();
+            sub_rows.push((
+                sub_key(sub.target, from),
+                chat_sub_key(from, sub.target),
+                sub_key(sub.target, to),
+                chat_sub_key(to, sub.target),
+                encode(&moved)?,
+            ));
+        }
+        let mut job_rows = Vec::new();
+        for job in &jobs {
+            let mut moved = job.clone();
+            moved.chat = to.clone();
+            job_rows.push((due_key(job), due_key(&moved), QueuedRecord::encode(&moved)));
+        }
+        (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
+            |(chats, subs_t, chat_subs, jobs_t)| -> TxResult<()> {
+                if let Some(settings) = &settings {
+                    chats.remove(from.key().as_bytes())?;
+                    chats.insert(to.key().as_bytes(), settings.as_ref())?;
+                }
+                for (old, old_index, new, new_index, value) in &sub_rows {
+                    subs_t.remove(old.as_slice())?;
+                    chat_subs.remove(old_index.as_slice())?;
+                    subs_t.insert(new.as_slice(), value.as_slice())?;
+                    chat_subs.insert(new_index.as_slice(), &[])?;
+                }
+                for (old, new, value) in &job_rows {
+                    jobs_t.remove(old.as_slice())?;
+                    jobs_t.insert(new.as_slice(), value.as_slice())?;
+                }
+                Ok(())
+            },
+        )?;
+        for (_, new, _) in &job_rows {
+            floors.lower(to.platform, new);
+        }
+        Ok(())
+    }
+
+    /// Queued jobs (the first `limit` in due order), delivered posts (the
+    /// newest `limit`) and dead letters (the last `limit` in key order), of
+    /// one entry or of all. Finding the posts reads every row of the outbox.
+    pub fn deliveries(
+        &self,
+        entry: Option<EntryId>,
+        limit: usize,
+    ) -> Result<Deliveries, StoreError> {
+        let id = entry
+            .map(|id| id.to_be_bytes().to_vec())
+            .unwrap_or_default();
+        let mut queued = self.queued_where(&self.outbox(), |key| key.starts_with(&id))?;
+        queued.truncate(limit);
+        let mut delivered = Vec::new();
+        for read in self.jobs.scan_prefix([DUE]).map(row) {
+            let (_, due) = read?;
+            if due.is_queued() || !due.key.starts_with(&id) {
+                continue;
+            }
+            let (entry, episode, variant, chat) =
+                announce::parse_job_key(&due.key).ok_or_else(corrupt_key)?;
+            let record = DeliveredRecord::decode(&due.record).ok_or_else(|| {
+                StoreError::Corrupt("a delivered post's record does not decode".into())
+            })?;
+            delivered.push(Delivered {
+                entry,
+                episode,
+                variant,
+                chat,
+                message_id: record.message_id,
+                at: record.at,
+            });
+        }
+        delivered.sort_by(|a, b| {
+            (b.at, b.entry, b.episode, &b.variant, &b.chat)
+                .cmp(&(a.at, a.entry, a.episode, &a.variant, &a.chat))
+        });
+        delivered.truncate(limit);
+        let dead = self
+            .jobs
+            .scan_prefix(prefixed(DEAD, &id))
+            .rev()
+            .take(limit)
+            .map(|read| {
+                let (k, v) = read?;
+                let (entry, episode, variant, chat) =
+                    announce::parse_job_key(k.get(1..).unwrap_or_default())
+                        .ok_or_else(corrupt_key)?;
+                let record: DeadRecord = decode(&v)?;
+                Ok(DeadLetter {
+                    entry,
+                    episode,
+                    variant,
+                    chat,
+                    attempts: record.attempts,
+                    kind: record.kind,
+                    reason: record.reason,
+                    at: record.at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Deliveries {
+            queued,
+            delivered,
+            dead,
+        })
+    }
+
+    /// Number of dead-lettered jobs (failed, forbidden, expired, withdrawn).
+    pub fn dead_letters(&self) -> usize {
+        self.jobs.scan_prefix([DEAD]).count()
+    }
+
+    /// The rows that queue `jobs`, grouped by release, leaving out every job
+    /// that was ever queued (and a job given twice), and each release's
+    /// record to write. The caller holds the outbox lock until the rows are
+    /// written and handed to [`Store::queued_rows_written`].
+    pub(super) fn new_jobs<'a>(&self, jobs: &'a [Job]) -> Result<Vec<ReleaseRows<'a>>, StoreError> {
+        let mut releases: Vec<ReleaseRows<'a>> = Vec::new();
+        let mut seen = HashSet::new();
+        for job in jobs {
+            let key = job.key();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let release = release_of(&key)
+                .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
+            let record_key = release_record_key(release);
+            let i = match releases.iter().position(|r| r.key == record_key) {
+                Some(i) => i,
+                None => {
+                    let stored = match self.jobs.get(&record_key)? {
+                        None => None,
+                        Some(v) if v.is_empty() => Some(None),
+                        Some(v) => Some(Some(decode::<ReleaseRecord>(&v)?)),
+                    };
+                    releases.push(ReleaseRows {
+                        key: record_key,
+                        record: None,
+                        stored,
+                        candidates: Vec::new(),
+                        jobs: Vec::new(),
+                    });
+                    releases.len() - 1
+                }
+            };
+            releases[i].candidates.push((key, job));
+        }
+        for release in &mut releases {
+            let candidates = std::mem::take(&mut release.candidates);
+            let earliest_new = candidates.iter().map(|(_, job)| job.due_at).min();
+            let first = candidates.first().map(|(_, job)| *job);
+            // A release seen before: its jobs are among the rows due since its
+            // earliest job (since the start for one migrated without a record).
+            let mut existing = HashSet::new();
+            if let Some(stored) = &release.stored {
+                let since = stored
+                    .as_ref()
+                    .map_or(DateTime::UNIX_EPOCH, |r| r.earliest_due);
+                let prefix = release.key.get(1..).unwrap_or_default();
+                let platforms: HashSet<Platform> =
+                    candidates.iter().map(|(_, j)| j.chat.platform).collect();
+                for platform in platforms {
+                    let from = platform_until(platform, since - chrono::Duration::milliseconds(1));
+                    for read in self.rows_from(from, platform_end(platform)) {
+                        let (_, due) = read?;
+                        if due.key.starts_with(prefix) {
+                            existing.insert(due.key);
+                        }
+                    }
+                }
+            }
+            for (key, job) in candidates {
+                let seen = release.stored.is_some()
+                    && (existing.contains(&key) || self.jobs.contains_key(dead_key(&key))?);
+                if !seen {
+                    release.jobs.push((due_key(job), QueuedRecord::encode(job)));
+                }
+            }
+            // The record: written for a new release (or one that had none),
+            // rewritten when a job is due earlier than any before.
+            let (Some(earliest_new), Some(first)) = (earliest_new, first) else {
+                continue;
+            };
+            let shared = || Ok::<_, StoreError>(first.announcement.shared());
+            release.record = match &release.stored {
+                None => Some(encode(&ReleaseRecord {
+                    earliest_due: earliest_new,
+                    announcement: shared()?,
+                })?),
+                Some(None) => Some(encode(&ReleaseRecord {
+                    earliest_due: DateTime::UNIX_EPOCH,
+                    announcement: shared()?,
+                })?),
+                Some(Some(r)) if !release.jobs.is_empty() && earliest_new < r.earliest_due => {
+                    Some(encode(&ReleaseRecord {
+                        earliest_due: earliest_new,
+                        announcement: r.announcement.clone(),
+                    })?)
+                }
+                Some(Some(_)) => None,
+            };
+        }
+        Ok(releases)
+    }
+
+    /// Lowers the floors below the rows just queued; the caller still holds
+    /// the outbox lock it took before [`Store::new_jobs`].
+    pub(super) fn queued_rows_written(&self, floors: &mut Floors, releases: &[ReleaseRows<'_>]) {
+        for (row, _) in releases.iter().flat_map(|r| &r.jobs) {
+            if let Some(platform) = row.get(1).copied().and_then(platform_of) {
+                floors.lower(platform, row);
+            }
+        }
+    }
+}
