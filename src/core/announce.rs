@@ -227,13 +227,21 @@ pub fn job_key(entry: EntryId, episode: u32, variant: &str, chat: &ChatRef) -> V
 
 /// A job's identity read back from its key: (entry, episode, variant, chat).
 pub fn parse_job_key(key: &[u8]) -> Option<(EntryId, u32, String, ChatRef)> {
+    let (entry, episode, variant) = parse_release_key(key)?;
+    let chat_key = key.get(12 + variant.len() + 1..)?;
+    let chat = ChatRef::from_key(std::str::from_utf8(chat_key).ok()?)?;
+    Some((entry, episode, variant, chat))
+}
+
+/// A release's identity read back from its key, or from the start of a
+/// job key: (entry, episode, variant).
+pub fn parse_release_key(key: &[u8]) -> Option<(EntryId, u32, String)> {
     let entry = EntryId::from_be_bytes(key.get(..8)?.try_into().ok()?);
     let episode = u32::from_be_bytes(key.get(8..12)?.try_into().ok()?);
     let rest = key.get(12..)?;
     let zero = rest.iter().position(|&b| b == 0)?;
     let variant = std::str::from_utf8(rest.get(..zero)?).ok()?.to_owned();
-    let chat = ChatRef::from_key(std::str::from_utf8(rest.get(zero + 1..)?).ok()?)?;
-    Some((entry, episode, variant, chat))
+    Some((entry, episode, variant))
 }
 
 /// A job that was posted: what it was, and the platform's message id. The

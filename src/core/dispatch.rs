@@ -382,9 +382,6 @@ impl<N: Notifier> Dispatcher<N> {
             match outcome {
                 SendOutcome::Delivered { message_id } => {
                     self.in_flight.remove(&job.key());
-                    self.app
-                        .metrics()
-                        .delivery(self.notifier.platform().as_str(), "delivered");
                     posts.push((job, message_id));
                 }
                 other => {
@@ -395,6 +392,11 @@ impl<N: Notifier> Dispatcher<N> {
             }
         }
         self.app.store().mark_delivered_all(&posts, now)?;
+        self.app.metrics().deliveries(
+            self.notifier.platform().as_str(),
+            "delivered",
+            posts.len() as u64,
+        );
         tally.delivered += posts.len();
         Ok(tally)
     }

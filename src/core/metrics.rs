@@ -67,11 +67,18 @@ impl Metrics {
 
     /// One send's outcome on a platform (`delivered`, `rate_limited`, `retried`, `dead`, …).
     pub fn delivery(&self, platform: &str, outcome: &str) {
-        *self
-            .counters()
-            .deliveries
-            .entry((platform.to_owned(), outcome.to_owned()))
-            .or_insert(0) += 1;
+        self.deliveries(platform, outcome, 1);
+    }
+
+    /// `count` sends of one outcome (a dispatcher round's posts).
+    pub fn deliveries(&self, platform: &str, outcome: &str, count: u64) {
+        if count > 0 {
+            *self
+                .counters()
+                .deliveries
+                .entry((platform.to_owned(), outcome.to_owned()))
+                .or_insert(0) += count;
+        }
     }
 
     /// A component reports whether it is working, until it reports again.

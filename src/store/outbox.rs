@@ -341,8 +341,8 @@ impl Store {
     pub fn due_job(&self, due: &DueJob, cache: &mut ReleaseCache) -> Result<Job, StoreError> {
         let own = QueuedRecord::decode(&due.record)
             .ok_or_else(|| StoreError::Corrupt("a queued job's record does not decode".into()))?;
-        let (entry, episode, variant, _) =
-            announce::parse_job_key(&due.key).ok_or_else(corrupt_key)?;
+        let (entry, episode, variant) =
+            announce::parse_release_key(&due.key).ok_or_else(corrupt_key)?;
         let release = release_of(&due.key).ok_or_else(corrupt_key)?;
         if !cache.releases.contains_key(release) {
             let value = self
@@ -667,13 +667,12 @@ impl Store {
     /// record to write. The caller holds the outbox lock until the rows are
     /// written and handed to [`Store::queued_rows_written`].
     pub(super) fn new_jobs<'a>(&self, jobs: &'a [Job]) -> Result<Vec<ReleaseRows<'a>>, StoreError> {
+        // A job given twice is queued once, as first given.
+        let mut keyed: Vec<(Vec<u8>, &'a Job)> = jobs.iter().map(|job| (job.key(), job)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|later, first| later.0 == first.0);
         let mut releases: Vec<ReleaseRows<'a>> = Vec::new();
-        let mut seen = HashSet::new();
-        for job in jobs {
-            let key = job.key();
-            if !seen.insert(key.clone()) {
-                continue;
-            }
+        for (key, job) in keyed {
             let release = release_of(&key)
                 .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
             let record_key = release_record_key(release);
@@ -725,7 +724,8 @@ impl Store {
                 let seen = release.stored.is_some()
                     && (existing.contains(&key) || self.jobs.contains_key(dead_key(&key))?);
                 if !seen {
-                    release.jobs.push((due_key(job), QueuedRecord::encode(job)));
+                    let row = due_key_of(job.chat.platform, job.due_at, &key, job.is_group);
+                    release.jobs.push((row, QueuedRecord::encode(job)));
                 }
             }
             // The record: written for a new release (or one that had none),
