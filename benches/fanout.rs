@@ -11,8 +11,8 @@
 //!    It reports the simulated time to deliver everything, the rate achieved
 //!    against the 30/s ceiling, the violations, whether every chat got
 //!    exactly one post, and the wall-clock time spent inside the engine
-//!    (the episode command that queues the jobs, every `take` and every
-//!    `finish`), per job.
+//!    (the episode command that queues the jobs, every `take` with the
+//!    announcements it hands out put together, and every `finish`), per job.
 //! 2. `fanout/engine_per_job` (criterion): the same engine work for 1,000
 //!    chats with limits so high that nothing ever waits, so the figure is
 //!    pure engine cost; `fanout/enqueue`, `fanout/take` and `fanout/finish`
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, SamplingMode, Throughput};
-use rouge::core::announce::{Announcement, Notifier, SendOutcome};
+use rouge::core::announce::{Announcement, Job, Notifier, SendOutcome};
 use rouge::core::app::{App, Settings};
 use rouge::core::caller::{Caller, ChatRef, Platform};
 use rouge::core::clock::{Clock, ManualClock};
@@ -254,6 +254,17 @@ impl Notifier for AlwaysDelivers {
     }
 }
 
+/// Each job with the announcement it sends, put together as the dispatcher
+/// does before a send; part of the engine's time.
+fn with_announcements(jobs: Vec<Job>) -> Vec<(Job, Announcement)> {
+    jobs.into_iter()
+        .map(|job| {
+            let announcement = job.announcement();
+            (job, announcement)
+        })
+        .collect()
+}
+
 fn delivered() -> SendOutcome {
     SendOutcome::Delivered {
         message_id: "m".into(),
@@ -380,7 +391,7 @@ fn simulate(chats: usize) {
         let now = clock.now();
         assert!(now < give_up, "the outbox did not drain: {outcomes:?}");
         let started = Instant::now();
-        let jobs = dispatcher.take(now).expect("take");
+        let jobs = with_announcements(dispatcher.take(now).expect("take"));
         let took = started.elapsed();
         engine.take += took;
         engine.takes += 1;
@@ -390,7 +401,8 @@ fn simulate(chats: usize) {
         }
         // Sends are recorded per round, as `Dispatcher::run` does.
         let mut round = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        for (job, announcement) in jobs {
+            std::hint::black_box(&announcement);
             let outcome = notifier.check_and_record(&job.chat, now);
             if matches!(outcome, SendOutcome::Delivered { .. }) {
                 last_delivery = now;
@@ -517,7 +529,7 @@ fn simulate(chats: usize) {
         busy,
         per(busy, chats)
     );
-    println!("  where take's time goes: reading due jobs from the store (sled get + JSON decode),");
+    println!("  where take's time goes: reading due jobs from the store (queue rows + decoding),");
     for (limit, time) in anatomy {
         println!(
             "    due_jobs(limit {limit:>3})         {time:>9.2?}/call  {:>9.2?}/job read",
@@ -625,12 +637,18 @@ fn fanouts(iters: u64, timed: Timed) -> Duration {
         let mut sent = 0;
         loop {
             let started = Instant::now();
-            let jobs = dispatcher.take(now).expect("take");
+            let jobs = with_announcements(dispatcher.take(now).expect("take"));
             took += started.elapsed();
             if jobs.is_empty() {
                 break;
             }
-            let round: Vec<_> = jobs.into_iter().map(|job| (job, delivered())).collect();
+            let round: Vec<_> = jobs
+                .into_iter()
+                .map(|(job, announcement)| {
+                    std::hint::black_box(&announcement);
+                    (job, delivered())
+                })
+                .collect();
             let started = Instant::now();
             let tally = dispatcher.finish_all(round, now).expect("finish");
             finished += started.elapsed();

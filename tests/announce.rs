@@ -151,7 +151,7 @@ fn drain(
     for _ in 0..max_steps {
         let now = clock.now_utc();
         for job in dispatcher.take(now).expect("take") {
-            let outcome = runtime.block_on(notifier.send(&job.chat, &job.announcement));
+            let outcome = runtime.block_on(notifier.send(&job.chat, &job.announcement()));
             dispatcher.finish(&job, outcome, now).expect("finish");
         }
         clock.advance(step);
@@ -464,7 +464,7 @@ fn crashes_lose_nothing_and_repeat_only_what_was_in_flight() {
         };
         let mut sent_unrecorded = 0;
         for (i, job) in jobs.iter().enumerate() {
-            let outcome = runtime.block_on(notifier.send(&job.chat, &job.announcement));
+            let outcome = runtime.block_on(notifier.send(&job.chat, &job.announcement()));
             if i >= crash_at {
                 // Sent, and the process died before recording it.
                 sent_unrecorded += 1;

@@ -184,7 +184,7 @@ fn jobs_are_due_after_each_chats_delay_and_render_in_its_zone() {
                 jobs[0].due_at - event.at,
                 Duration::minutes(i64::from(delay))
             );
-            assert_eq!(jobs[0].announcement.tz, settings.tz);
+            assert_eq!(jobs[0].tz, settings.tz);
         }
     }
     // New York switches to daylight saving time on 10 March 2024: the same

@@ -8,6 +8,7 @@
 //! twice. The dispatcher ([`super::dispatch`]) drains due jobs.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -179,13 +180,11 @@ pub struct Announcement {
     pub mention_role: Option<String>,
 }
 
-/// A queued announcement for one chat.
-///
-/// In the store a job is split: the release's shared content is kept once
-/// per release (see [`Announcement::shared`]) and each job keeps only what is
-/// its chat's (time zone, mention, next episode on the chat's stream), so a
-/// fan-out to thousands of chats writes small records. Read back, a job
-/// carries its whole announcement again.
+/// A queued announcement for one chat: the release's shared content (kept
+/// once per release, in memory and in the store; see
+/// [`Announcement::shared`]) and what is this chat's own (time zone,
+/// mention, next episode on the chat's stream), so a fan-out to thousands of
+/// chats copies and writes little. [`Job::announcement`] puts them together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub entry: EntryId,
@@ -196,10 +195,27 @@ pub struct Job {
     pub due_at: DateTime<Utc>,
     pub attempts: u32,
     pub last_error: Option<String>,
-    pub announcement: Announcement,
+    /// What every chat is told about the release.
+    pub release: Arc<Announcement>,
+    /// The chat's time zone, for rendering times.
+    pub tz: String,
+    /// A role the chat asked to have mentioned (Discord).
+    pub mention_role: Option<String>,
+    /// The next episode on the chat's stream, if the schedule knows it.
+    pub next_episode: Option<NextEpisode>,
 }
 
 impl Job {
+    /// What this chat is told.
+    pub fn announcement(&self) -> Announcement {
+        Announcement {
+            next_episode: self.next_episode,
+            tz: self.tz.clone(),
+            mention_role: self.mention_role.clone(),
+            ..(*self.release).clone()
+        }
+    }
+
     /// `entry ‖ episode ‖ variant ‖ 0 ‖ chat`: a job's identity, ordered by entry.
     pub fn key(&self) -> Vec<u8> {
         job_key(self.entry, self.episode, &self.variant, &self.chat)
@@ -388,7 +404,7 @@ pub fn jobs_for(
     subscribers: &[(Subscription, ChatSettings)],
 ) -> Vec<Job> {
     let variant = event.variant.key();
-    let shared = shared_announcement(entry, event);
+    let shared = Arc::new(shared_announcement(entry, event));
     // The next episode depends only on the chat's stream: computed once per stream.
     let mut next_by_stream: Vec<(&str, Option<NextEpisode>)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
@@ -416,12 +432,10 @@ pub fn jobs_for(
             due_at: event.at + chrono::Duration::minutes(i64::from(settings.delay_min)),
             attempts: 0,
             last_error: None,
-            announcement: Announcement {
-                next_episode: next,
-                tz: settings.tz.clone(),
-                mention_role: sub.mention_role.clone(),
-                ..shared.clone()
-            },
+            release: Arc::clone(&shared),
+            tz: settings.tz.clone(),
+            mention_role: sub.mention_role.clone(),
+            next_episode: next,
         });
     }
     jobs

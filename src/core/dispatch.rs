@@ -163,16 +163,28 @@ impl Limiter {
         if !self.global.ready(limits.global, now) {
             return false;
         }
-        let chat_window = self.chats.entry(chat.clone()).or_default();
-        if !chat_window.ready(limits.per_chat, now) {
+        // A chat seen for the first time has room; it gets its windows
+        // only when it is sent to.
+        if self
+            .chats
+            .get_mut(chat)
+            .is_some_and(|w| !w.ready(limits.per_chat, now))
+        {
             return false;
         }
         if is_group {
-            let group = self.groups.entry(chat.clone()).or_default();
-            if !group.ready(limits.per_group, now) {
+            if self
+                .groups
+                .get_mut(chat)
+                .is_some_and(|w| !w.ready(limits.per_group, now))
+            {
                 return false;
             }
-            group.sent.push_back(now);
+            self.groups
+                .entry(chat.clone())
+                .or_default()
+                .sent
+                .push_back(now);
         }
         self.chats
             .entry(chat.clone())
@@ -441,7 +453,7 @@ impl<N: Notifier> Dispatcher<N> {
         let timeout = self.settings.send_timeout;
         set.spawn(async move {
             let outcome =
-                match tokio::time::timeout(timeout, notifier.send(&job.chat, &job.announcement))
+                match tokio::time::timeout(timeout, notifier.send(&job.chat, &job.announcement()))
                     .await
                 {
                     Ok(outcome) => outcome,

@@ -25,6 +25,64 @@ pub enum Subscribed {
     AlreadyActive,
 }
 
+/// Reads the settings of chats asked for in ascending key order: steps
+/// through the `chats` tree while the next chat is near (a fan-out to most
+/// chats reads each row once) and seeks when it is far (a few chats among
+/// many), so it costs at most a look-up per chat.
+struct SettingsCursor<'a> {
+    tree: &'a sled::Tree,
+    rows: Option<std::iter::Peekable<sled::Iter>>,
+}
+
+impl<'a> SettingsCursor<'a> {
+    /// Rows stepped over before seeking instead.
+    const STEPS: usize = 8;
+
+    fn new(tree: &'a sled::Tree) -> Self {
+        SettingsCursor { tree, rows: None }
+    }
+
+    fn find(&mut self, chat_key: &[u8]) -> Result<ChatSettings, StoreError> {
+        let tree = self.tree;
+        let rows = self
+            .rows
+            .get_or_insert_with(|| tree.range(chat_key..).peekable());
+        for _ in 0..Self::STEPS {
+            match rows.peek() {
+                Some(Ok((key, _))) if key.as_ref() < chat_key => {
+                    rows.next();
+                }
+                Some(Ok((key, value))) if key.as_ref() == chat_key => {
+                    let settings = decode(value)?;
+                    rows.next();
+                    return Ok(settings);
+                }
+                Some(Ok(_)) | None => return Ok(ChatSettings::default()),
+                Some(Err(_)) => {
+                    return match rows.next() {
+                        Some(Err(err)) => Err(err.into()),
+                        _ => Ok(ChatSettings::default()),
+                    };
+                }
+            }
+        }
+        // Far ahead: seek.
+        let rows = self.rows.insert(tree.range(chat_key..).peekable());
+        match rows.peek() {
+            Some(Ok((key, value))) if key.as_ref() == chat_key => {
+                let settings = decode(value)?;
+                rows.next();
+                Ok(settings)
+            }
+            Some(Err(_)) => match rows.next() {
+                Some(Err(err)) => Err(err.into()),
+                _ => Ok(ChatSettings::default()),
+            },
+            _ => Ok(ChatSettings::default()),
+        }
+    }
+}
+
 pub(super) fn target_bytes(target: Target) -> [u8; 9] {
     let mut out = [0u8; 9];
     if let Target::Entry(id) = target {
@@ -146,9 +204,12 @@ impl Store {
     ) -> Result<Vec<(Subscription, ChatSettings)>, StoreError> {
         let mut out = Vec::new();
         for target in [Target::Entry(entry), Target::All] {
-            for value in self.subs.scan_prefix(target_bytes(target)).values() {
-                let sub: Subscription = decode(&value?)?;
-                let settings = self.chat_settings(&sub.chat)?;
+            // Subscriptions come in chat-key order, as the settings do.
+            let mut settings = SettingsCursor::new(&self.chats);
+            for row in self.subs.scan_prefix(target_bytes(target)) {
+                let (key, value) = row?;
+                let sub: Subscription = decode(&value)?;
+                let settings = settings.find(key.get(9..).unwrap_or_default())?;
                 out.push((sub, settings));
             }
         }
@@ -168,5 +229,67 @@ impl Store {
         let _gate = self.writing();
         self.meta.insert(WATERMARK, &millis(at).to_be_bytes())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::caller::Platform;
+
+    fn chat(i: usize) -> ChatRef {
+        ChatRef {
+            platform: Platform::Telegram,
+            chat_id: format!("{i:04}"),
+        }
+    }
+
+    fn sub(i: usize, target: Target) -> Subscription {
+        Subscription {
+            chat: chat(i),
+            target,
+            kind: None,
+            genre: None,
+            active: true,
+            inactive_reason: None,
+            mention_role: None,
+            created_by: "test".into(),
+            created_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// Dense and sparse subscribers, chats with and without settings: each
+    /// subscriber comes with exactly its own chat's settings.
+    #[test]
+    fn subscribers_come_with_their_own_settings() {
+        let store = Store::temporary().unwrap();
+        for i in (0..400).filter(|i| i % 3 != 0) {
+            let settings = ChatSettings {
+                delay_min: i as u32,
+                ..ChatSettings::default()
+            };
+            store.set_chat_settings(&chat(i), &settings).unwrap();
+        }
+        for i in 0..150 {
+            store.subscribe(&sub(i, Target::Entry(1))).unwrap();
+        }
+        for i in (150..400).step_by(37) {
+            store.subscribe(&sub(i, Target::Entry(1))).unwrap();
+        }
+        for i in [2, 5, 399] {
+            store.subscribe(&sub(i, Target::All)).unwrap();
+        }
+        let found = store.subscribers_of(1).unwrap();
+        assert_eq!(found.len(), 150 + 7 + 3);
+        for (sub, settings) in &found {
+            assert_eq!(
+                settings,
+                &store.chat_settings(&sub.chat).unwrap(),
+                "{}",
+                sub.chat
+            );
+        }
+        assert_eq!(found[0].1, ChatSettings::default(), "chat 0 has none");
+        assert_eq!(found[1].1.delay_min, 1);
     }
 }

@@ -101,7 +101,10 @@ impl V1Job {
             due_at: self.due_at,
             attempts: self.attempts,
             last_error: self.last_error,
-            announcement: self.announcement,
+            release: std::sync::Arc::new(self.announcement.shared()),
+            tz: self.announcement.tz,
+            mention_role: self.announcement.mention_role,
+            next_episode: self.announcement.next_episode,
         }
     }
 }
@@ -153,7 +156,7 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
                 let job = serde_json::from_slice::<V1Job>(&value)
                     .map_err(|e| corrupt("queued job", e))?
                     .into_job();
-                releases.insert(release()?, Some(job.announcement.shared()));
+                releases.insert(release()?, Some((*job.release).clone()));
                 batch.remove(key.as_ref());
                 batch.insert(due_key(&job), QueuedRecord::encode(&job));
             }
@@ -301,7 +304,7 @@ mod tests {
         let found = store.deliveries(Some(1), 10).unwrap();
         let job = found.queued[0].clone();
         assert_eq!(job.chat, chat("10"));
-        assert_eq!(job.announcement, announcement("Asia/Kolkata"));
+        assert_eq!(job.announcement(), announcement("Asia/Kolkata"));
         assert_eq!(
             (job.attempts, job.last_error.as_deref()),
             (2, Some("HTTP 502"))
@@ -330,11 +333,10 @@ mod tests {
             episode,
             chat: chat(chat_id),
             attempts: 0,
-            announcement: Announcement {
+            release: std::sync::Arc::new(Announcement {
                 episode,
-                tz: "UTC".into(),
-                ..announcement("UTC")
-            },
+                ..announcement("")
+            }),
             ..job.clone()
         };
         let change = Change {
@@ -352,7 +354,7 @@ mod tests {
             .find(|j| j.chat == chat("14"))
             .expect("queued");
         assert_eq!(
-            (late.episode, late.announcement.episode),
+            (late.episode, late.announcement().episode),
             (12, 12),
             "the empty release record got content"
         );
@@ -379,6 +381,6 @@ mod tests {
             (found.queued.len(), found.delivered.len(), found.dead.len()),
             (1, 2, 1)
         );
-        assert_eq!(found.queued[0].announcement, announcement("Asia/Kolkata"));
+        assert_eq!(found.queued[0].announcement(), announcement("Asia/Kolkata"));
     }
 }

@@ -29,6 +29,7 @@
 //! the first read walks past the history once.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -200,7 +201,7 @@ pub struct Deliveries {
 /// nothing here goes stale; it is cleared when it grows past a bound.
 #[derive(Debug, Default)]
 pub struct ReleaseCache {
-    releases: HashMap<Vec<u8>, Announcement>,
+    releases: HashMap<Vec<u8>, Arc<Announcement>>,
 }
 
 impl ReleaseCache {
@@ -287,21 +288,34 @@ impl Store {
         until: Vec<u8>,
         raise: bool,
     ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
+        // Delivered rows at the floor: raised past every so often, and when
+        // the first queued row shows where they end.
         let mut leading = raise;
-        self.rows_from(floor, until)
-            .filter_map(move |read| match read {
-                Err(err) => Some(Err(err)),
-                Ok((_, due)) if due.is_queued() => {
-                    leading = false;
-                    Some(Ok(due))
+        let mut passed: Option<(sled::IVec, usize)> = None;
+        self.jobs.range(floor..until).filter_map(move |read| {
+            let (key, value) = match read {
+                Ok(row) => row,
+                Err(err) => return Some(Err(err.into())),
+            };
+            if records::is_queued(&value) {
+                if let Some((last, _)) = passed.take() {
+                    self.outbox().raise(platform, generation, &last);
                 }
-                Ok((key, _)) => {
-                    if leading {
-                        self.outbox().raise(platform, generation, &key);
-                    }
-                    None
+                leading = false;
+                return Some(
+                    decode_row(&key, value)
+                        .ok_or_else(|| StoreError::Corrupt("bad outbox row key".into())),
+                );
+            }
+            if leading {
+                let run = passed.as_ref().map_or(0, |(_, n)| n + 1);
+                if run % 64 == 63 {
+                    self.outbox().raise(platform, generation, &key);
                 }
-            })
+                passed = Some((key, run));
+            }
+            None
+        })
     }
 
     /// [`Store::queued_rows_from`] the floor, raising it; for callers that
@@ -358,7 +372,9 @@ impl Store {
                 cache.releases.clear();
             }
             let record: ReleaseRecord = decode(&value)?;
-            cache.releases.insert(release.to_vec(), record.announcement);
+            cache
+                .releases
+                .insert(release.to_vec(), Arc::new(record.announcement));
         }
         let shared = cache
             .releases
@@ -373,12 +389,10 @@ impl Store {
             due_at: due.due_at,
             attempts: own.attempts,
             last_error: own.last_error,
-            announcement: Announcement {
-                next_episode: own.next_episode,
-                tz: own.tz,
-                mention_role: own.mention_role,
-                ..shared.clone()
-            },
+            release: Arc::clone(shared),
+            tz: own.tz,
+            mention_role: own.mention_role,
+            next_episode: own.next_episode,
         })
     }
 
@@ -733,7 +747,7 @@ impl Store {
             let (Some(earliest_new), Some(first)) = (earliest_new, first) else {
                 continue;
             };
-            let shared = || Ok::<_, StoreError>(first.announcement.shared());
+            let shared = || Ok::<_, StoreError>(first.release.shared());
             release.record = match &release.stored {
                 None => Some(encode(&ReleaseRecord {
                     earliest_due: earliest_new,

@@ -147,15 +147,14 @@ impl<'a> Reader<'a> {
 impl QueuedRecord {
     /// The record of `job`'s own part.
     pub fn encode(job: &Job) -> Vec<u8> {
-        let a = &job.announcement;
-        let strings = a.tz.len()
-            + a.mention_role.as_ref().map_or(0, String::len)
+        let strings = job.tz.len()
+            + job.mention_role.as_ref().map_or(0, String::len)
             + job.last_error.as_ref().map_or(0, String::len);
         let mut w = Writer::new(QUEUED, 40 + strings);
         w.u32(job.attempts);
-        w.str(&a.tz);
-        w.opt_str(a.mention_role.as_deref());
-        match a.next_episode {
+        w.str(&job.tz);
+        w.opt_str(job.mention_role.as_deref());
+        match job.next_episode {
             Some((episode, at)) => {
                 w.u8(1);
                 w.u32(episode);
@@ -227,7 +226,7 @@ mod tests {
             due_at: at(0),
             attempts: record.attempts,
             last_error: record.last_error.clone(),
-            announcement: Announcement {
+            release: std::sync::Arc::new(Announcement {
                 entry: 1,
                 title: "Metallic Rouge".into(),
                 episode: 13,
@@ -239,10 +238,13 @@ mod tests {
                 released_at: at(0),
                 picture: None,
                 links: Vec::new(),
-                next_episode: record.next_episode,
-                tz: record.tz.clone(),
-                mention_role: record.mention_role.clone(),
-            },
+                next_episode: None,
+                tz: String::new(),
+                mention_role: None,
+            }),
+            tz: record.tz.clone(),
+            mention_role: record.mention_role.clone(),
+            next_episode: record.next_episode,
         }
     }
 
