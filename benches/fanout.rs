@@ -16,7 +16,9 @@
 //! 2. `fanout/engine_per_job` (criterion): the same engine work for 1,000
 //!    chats with limits so high that nothing ever waits, so the figure is
 //!    pure engine cost; `fanout/enqueue`, `fanout/take` and `fanout/finish`
-//!    split it (each still per job queued).
+//!    split it (each still per job queued); `fanout/sled_floor` is the
+//!    baseline: the storage engine alone doing the writes and reads a job
+//!    needs, without the engine around it.
 //!
 //! Run with `cargo bench --bench fanout`; BENCHMARKS.md has the figures.
 
@@ -529,6 +531,17 @@ fn simulate(chats: usize) {
         busy,
         per(busy, chats)
     );
+    let floor = sled_floor(chats, 0);
+    println!(
+        "  baseline: the storage engine alone (sled: the same number of rows, shaped like the"
+    );
+    println!("  outbox's, written in one transaction, read in order, rewritten one by one)");
+    println!(
+        "                               {:>10.2?}  {:>9.2?}/job; the engine adds {:.2?}/job above it",
+        floor,
+        per(floor, chats),
+        per(engine.total().saturating_sub(floor), chats)
+    );
     println!("  where take's time goes: reading due jobs from the store (queue rows + decoding),");
     for (limit, time) in anatomy {
         println!(
@@ -665,6 +678,66 @@ fn fanouts(iters: u64, timed: Timed) -> Duration {
     total
 }
 
+/// The baseline: what the storage engine alone costs for `jobs` jobs. The
+/// rows a fan-out needs, with the outbox's key and record sizes (a 53-byte
+/// queue key, 16-byte records), in a temporary sled database of their own:
+/// written in one transaction (queueing), read in key order (taking), and
+/// each overwritten by a delivered record (finishing). No engine logic,
+/// no look-ups, no encoding. `batch` makes the keys of each call distinct,
+/// so one database can take many calls, as the engine's store does.
+fn sled_floor_in(tree: &sled::Tree, jobs: usize, batch: u64) -> Duration {
+    let key = |i: usize| -> Vec<u8> {
+        let mut key = vec![b'd', 1];
+        key.extend_from_slice(&(1_790_000_000_000 + batch).to_be_bytes());
+        key.extend_from_slice(&1u64.to_be_bytes());
+        key.extend_from_slice(&13u32.to_be_bytes());
+        key.extend_from_slice(format!("audio:tamil\0telegram:{:09}", 100_000_000 + i).as_bytes());
+        key.push(0);
+        key
+    };
+    let queued = [1u8; 16];
+    let delivered = [2u8; 16];
+    let started = Instant::now();
+    tree.transaction(|tx| {
+        for i in 0..jobs {
+            tx.insert(key(i), &queued[..])?;
+        }
+        Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+    })
+    .expect("the transaction should commit");
+    let mut start = vec![b'd', 1];
+    start.extend_from_slice(&(1_790_000_000_000 + batch).to_be_bytes());
+    let read = tree.range(start..).take(jobs).count();
+    assert_eq!(read, jobs);
+    for i in 0..jobs {
+        tree.insert(key(i), &delivered[..])
+            .expect("the overwrite should land");
+    }
+    started.elapsed()
+}
+
+fn sled_floor(jobs: usize, batch: u64) -> Duration {
+    let db = sled::Config::new()
+        .temporary(true)
+        .open()
+        .expect("a temporary sled database should open");
+    let tree = db.open_tree("jobs").expect("a tree should open");
+    sled_floor_in(&tree, jobs, batch)
+}
+
+/// `iters` rounds of [`sled_floor_in`] for [`BENCH_CHATS`] jobs over one
+/// database, as [`fanouts`] does over one app.
+fn sled_floors(iters: u64) -> Duration {
+    let db = sled::Config::new()
+        .temporary(true)
+        .open()
+        .expect("a temporary sled database should open");
+    let tree = db.open_tree("jobs").expect("a tree should open");
+    (0..iters)
+        .map(|i| sled_floor_in(&tree, BENCH_CHATS, i))
+        .sum()
+}
+
 /// True under `cargo bench`; false under `cargo test --benches`, where
 /// criterion runs each benchmark once and the simulation is made small.
 fn benchmarking() -> bool {
@@ -696,6 +769,7 @@ fn main() {
     ] {
         group.bench_function(name, |b| b.iter_custom(|iters| fanouts(iters, timed)));
     }
+    group.bench_function("sled_floor", |b| b.iter_custom(sled_floors));
     group.finish();
     c.final_summary();
 }

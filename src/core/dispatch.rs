@@ -12,6 +12,7 @@
 //! yet recorded (in flight). Recording is flushed once per round of sends.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,12 +140,36 @@ impl Window {
     }
 }
 
+/// A fast hasher (the multiply-rotate scheme of rustc's FxHash) for the
+/// dispatcher's per-job maps. Their keys are chat ids and job keys the
+/// platforms assign, not text a user chooses, so the flooding resistance
+/// of the standard hasher buys nothing here.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fast = BuildHasherDefault<FastHasher>;
+
 /// The windows of one platform: global, per chat and per group.
 struct Limiter {
     limits: RateLimits,
     global: Window,
-    chats: HashMap<ChatRef, Window>,
-    groups: HashMap<ChatRef, Window>,
+    chats: HashMap<ChatRef, Window, Fast>,
+    groups: HashMap<ChatRef, Window, Fast>,
 }
 
 impl Limiter {
@@ -152,8 +177,8 @@ impl Limiter {
         Limiter {
             limits,
             global: Window::default(),
-            chats: HashMap::new(),
-            groups: HashMap::new(),
+            chats: HashMap::default(),
+            groups: HashMap::default(),
         }
     }
 
@@ -246,7 +271,7 @@ pub struct Dispatcher<N: Notifier> {
     notifier: Arc<N>,
     settings: DispatchSettings,
     limiter: Limiter,
-    in_flight: HashSet<Vec<u8>>,
+    in_flight: HashSet<Vec<u8>, Fast>,
     releases: ReleaseCache,
 }
 
@@ -258,7 +283,7 @@ impl<N: Notifier> Dispatcher<N> {
             notifier,
             settings,
             limiter,
-            in_flight: HashSet::new(),
+            in_flight: HashSet::default(),
             releases: ReleaseCache::default(),
         }
     }
@@ -273,10 +298,10 @@ impl<N: Notifier> Dispatcher<N> {
             .settings
             .max_in_flight
             .saturating_sub(self.in_flight.len());
-        let mut out = Vec::new();
         if room == 0 || !self.limiter.global_ready(now) {
-            return Ok(out);
+            return Ok(Vec::new());
         }
+        let mut out = Vec::with_capacity(room.min(64));
         let store = self.app.store();
         // Look past rate-limited chats (up to a bound) so one busy chat does
         // not stall the rest, and stop as soon as the round is full.
