@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
-use super::{Store, StoreError, decode, encode};
+use super::{Store, StoreError, records};
 use crate::core::announce::{ChatSettings, Subscription, Target};
 use crate::core::caller::{ChatRef, Platform};
 use crate::core::model::EntryId;
@@ -53,7 +53,7 @@ impl<'a> SettingsCursor<'a> {
                     rows.next();
                 }
                 Some(Ok((key, value))) if key.as_ref() == chat_key => {
-                    let settings = decode(value)?;
+                    let settings = settings_from(value)?;
                     rows.next();
                     return Ok(settings);
                 }
@@ -70,7 +70,7 @@ impl<'a> SettingsCursor<'a> {
         let rows = self.rows.insert(tree.range(chat_key..).peekable());
         match rows.peek() {
             Some(Ok((key, value))) if key.as_ref() == chat_key => {
-                let settings = decode(value)?;
+                let settings = settings_from(value)?;
                 rows.next();
                 Ok(settings)
             }
@@ -81,6 +81,16 @@ impl<'a> SettingsCursor<'a> {
             _ => Ok(ChatSettings::default()),
         }
     }
+}
+
+pub(super) fn subscription_from(bytes: &[u8]) -> Result<Subscription, StoreError> {
+    records::decode_subscription(bytes)
+        .ok_or_else(|| StoreError::Corrupt("a subscription's record does not decode".into()))
+}
+
+fn settings_from(bytes: &[u8]) -> Result<ChatSettings, StoreError> {
+    records::decode_settings(bytes)
+        .ok_or_else(|| StoreError::Corrupt("a chat's settings do not decode".into()))
 }
 
 pub(super) fn target_bytes(target: Target) -> [u8; 9] {
@@ -134,7 +144,7 @@ impl Store {
     /// A chat's settings (the defaults if it never set any).
     pub fn chat_settings(&self, chat: &ChatRef) -> Result<ChatSettings, StoreError> {
         Ok(match self.chats.get(chat.key())? {
-            Some(v) => decode(&v)?,
+            Some(v) => settings_from(&v)?,
             None => ChatSettings::default(),
         })
     }
@@ -145,7 +155,8 @@ impl Store {
         settings: &ChatSettings,
     ) -> Result<(), StoreError> {
         let _gate = self.writing();
-        self.chats.insert(chat.key(), encode(settings)?)?;
+        self.chats
+            .insert(chat.key(), records::encode_settings(settings))?;
         Ok(())
     }
 
@@ -154,11 +165,11 @@ impl Store {
         let _gate = self.writing();
         let key = sub_key(sub.target, &sub.chat);
         let outcome = match self.subs.get(&key)? {
-            Some(v) if decode::<Subscription>(&v)?.active => return Ok(Subscribed::AlreadyActive),
+            Some(v) if subscription_from(&v)?.active => return Ok(Subscribed::AlreadyActive),
             Some(_) => Subscribed::Reactivated,
             None => Subscribed::Added,
         };
-        let value = encode(sub)?;
+        let value = records::encode_subscription(sub);
         let index = chat_sub_key(&sub.chat, sub.target);
         (&self.subs, &self.chat_subs).transaction(|(subs, chat_subs)| -> TxResult<()> {
             subs.insert(key.as_slice(), value.as_slice())?;
@@ -190,7 +201,7 @@ impl Store {
             let mut sub = key.get(prefix.len()..).unwrap_or_default().to_vec();
             sub.extend_from_slice(chat.key().as_bytes());
             if let Some(v) = self.subs.get(&sub)? {
-                out.push(decode(&v)?);
+                out.push(subscription_from(&v)?);
             }
         }
         Ok(out)
@@ -208,7 +219,7 @@ impl Store {
             let mut settings = SettingsCursor::new(&self.chats);
             for row in self.subs.scan_prefix(target_bytes(target)) {
                 let (key, value) = row?;
-                let sub: Subscription = decode(&value)?;
+                let sub = subscription_from(&value)?;
                 let settings = settings.find(key.get(9..).unwrap_or_default())?;
                 out.push((sub, settings));
             }

@@ -10,17 +10,20 @@ use super::StoreError;
 use super::outbox::{
     DeadRecord, ReleaseRecord, delivered_row, due_key, release_of, release_record_key,
 };
-use super::records::{DeliveredRecord, QueuedRecord};
-use crate::core::announce::{Announcement, DeadKind, Job, parse_job_key};
+use super::records::{self, DeliveredRecord, QueuedRecord};
+use crate::core::announce::{
+    Announcement, ChatSettings, DeadKind, Job, Subscription, parse_job_key,
+};
 use crate::core::caller::ChatRef;
 use crate::core::model::EntryId;
 
 /// The schema this build writes.
 ///
 /// - 1: the first schema.
-/// - 2: the outbox keeps a release's announcement once (`r` records) and
-///   each job's own part, and each delivered post, in a compact binary
-///   record instead of JSON.
+/// - 2: the outbox keeps a release's announcement once (`r` records), a
+///   queued job as one row in due order with its own part in a compact
+///   binary record, which its delivered post replaces in place; chat
+///   settings and subscriptions are compact binary records too.
 pub const CURRENT: u32 = 2;
 
 /// Where the schema version is kept in `meta`.
@@ -31,7 +34,47 @@ type Migration = fn(&Db) -> Result<(), StoreError>;
 
 /// Migrations by the version they start from; a change to the stored shape
 /// adds a function here and bumps [`CURRENT`].
-const MIGRATIONS: &[(u32, Migration)] = &[(1, split_outbox_records)];
+const MIGRATIONS: &[(u32, Migration)] = &[(1, to_compact_records)];
+
+/// 1 → 2: the outbox's new shape, and binary settings and subscriptions.
+fn to_compact_records(db: &Db) -> Result<(), StoreError> {
+    split_outbox_records(db)?;
+    recode(db, "chats", "chat settings", |bytes| {
+        if records::decode_settings(bytes).is_some() {
+            return Ok(None);
+        }
+        let settings: ChatSettings = serde_json::from_slice(bytes)?;
+        Ok(Some(records::encode_settings(&settings)))
+    })?;
+    recode(db, "subs", "subscription", |bytes| {
+        if records::decode_subscription(bytes).is_some() {
+            return Ok(None);
+        }
+        let sub: Subscription = serde_json::from_slice(bytes)?;
+        Ok(Some(records::encode_subscription(&sub)))
+    })
+}
+
+/// Rewrites every record of `tree` that `recode` changes, in one batch.
+fn recode(
+    db: &Db,
+    tree: &str,
+    what: &str,
+    recode: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, serde_json::Error>,
+) -> Result<(), StoreError> {
+    let tree = db.open_tree(tree)?;
+    let mut batch = sled::Batch::default();
+    for row in tree.iter() {
+        let (key, value) = row?;
+        let new = recode(&value)
+            .map_err(|e| StoreError::Corrupt(format!("cannot migrate a {what} record: {e}")))?;
+        if let Some(new) = new {
+            batch.insert(key, new);
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
 
 /// Brings the store up to [`CURRENT`]; a fresh store is stamped directly.
 pub fn run(db: &Db, meta: &sled::Tree) -> Result<(), StoreError> {
@@ -269,6 +312,23 @@ mod tests {
             .unwrap()
             .insert(VERSION_KEY, &1u32.to_be_bytes())
             .unwrap();
+        // Chat 10 follows entry 1 and set its time zone.
+        let settings = json!({"tz": "Asia/Kolkata", "delay_min": 30, "audio": ["tamil"],
+            "stream": "tv", "is_group": true});
+        db.open_tree("chats")
+            .unwrap()
+            .insert(chat("10").key(), serde_json::to_vec(&settings).unwrap())
+            .unwrap();
+        let sub = json!({"chat": chat("10"), "target": {"entry": 1}, "active": true,
+            "mention_role": "77", "created_by": "telegram:10",
+            "created_at": "2024-04-01T00:00:00Z"});
+        let mut sub_key = vec![1];
+        sub_key.extend_from_slice(&1u64.to_be_bytes());
+        sub_key.extend_from_slice(chat("10").key().as_bytes());
+        db.open_tree("subs")
+            .unwrap()
+            .insert(sub_key, serde_json::to_vec(&sub).unwrap())
+            .unwrap();
         let jobs = db.open_tree("jobs").unwrap();
         let queued = serde_json::to_vec(&v1_job("10", 2)).unwrap();
         let index = due_key(&serde_json::from_slice::<V1Job>(&queued).unwrap().into_job());
@@ -301,6 +361,18 @@ mod tests {
         assert_eq!(store.schema_version().unwrap(), Some(CURRENT));
 
         assert_eq!(store.queued(Platform::Telegram), 1);
+        let subscribers = store.subscribers_of(1).unwrap();
+        assert_eq!(subscribers.len(), 1);
+        let (sub, settings) = &subscribers[0];
+        assert_eq!(
+            (
+                sub.chat.clone(),
+                sub.mention_role.as_deref(),
+                settings.tz.as_str()
+            ),
+            (chat("10"), Some("77"), "Asia/Kolkata")
+        );
+        assert_eq!((settings.delay_min, settings.is_group), (30, true));
         let found = store.deliveries(Some(1), 10).unwrap();
         let job = found.queued[0].clone();
         assert_eq!(job.chat, chat("10"));
@@ -382,5 +454,43 @@ mod tests {
             (1, 2, 1)
         );
         assert_eq!(found.queued[0].announcement(), announcement("Asia/Kolkata"));
+    }
+
+    #[test]
+    fn a_schema_1_backup_is_migrated_as_it_is_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        write_v1(dir.path());
+        let db = sled::open(dir.path()).unwrap();
+        let trees = db
+            .tree_names()
+            .into_iter()
+            .map(|name| {
+                let tree = db.open_tree(&name).unwrap();
+                let records = tree
+                    .iter()
+                    .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect();
+                let name = String::from_utf8(name.to_vec()).unwrap();
+                let name = if name == "__sled__default" {
+                    "default".into()
+                } else {
+                    name
+                };
+                (name, records)
+            })
+            .collect();
+        let snapshot = crate::store::Snapshot {
+            schema_version: 1,
+            trees,
+        };
+        let store = Store::temporary().unwrap();
+        store.restore(&snapshot).unwrap();
+        assert_eq!(store.schema_version().unwrap(), Some(CURRENT));
+        let found = store.deliveries(Some(1), 10).unwrap();
+        assert_eq!(
+            (found.queued.len(), found.delivered.len(), found.dead.len()),
+            (1, 2, 1)
+        );
+        assert_eq!(store.subscribers_of(1).unwrap().len(), 1);
     }
 }

@@ -537,7 +537,10 @@ impl Store {
                 sub.active = false;
                 sub.inactive_reason = Some(reason.to_owned());
                 let _gate = self.writing();
-                self.subs.insert(sub_key(sub.target, chat), encode(&sub)?)?;
+                self.subs.insert(
+                    sub_key(sub.target, chat),
+                    records::encode_subscription(&sub),
+                )?;
                 changed += 1;
             }
         }
@@ -569,7 +572,7 @@ impl Store {
                 chat_sub_key(from, sub.target),
                 sub_key(sub.target, to),
                 chat_sub_key(to, sub.target),
-                encode(&moved)?,
+                records::encode_subscription(&moved),
             ));
         }
         let mut job_rows = Vec::new();

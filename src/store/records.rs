@@ -1,7 +1,7 @@
-//! Compact binary encodings of the outbox's per-chat records, which a
-//! fan-out writes and the dispatcher reads thousands of times: a queued
-//! job's own part, and the delivered post that replaces it in place.
-//! Everything else is JSON.
+//! Compact binary encodings of the per-chat records a fan-out reads or
+//! writes thousands of times: subscriptions and chat settings (read for
+//! every subscriber), a queued job's own part, and the delivered post that
+//! replaces it in place. Everything else is JSON.
 //!
 //! Every record starts with a tag byte that says which of the two it is (and
 //! lets a later build tell an old shape from a new one); numbers are
@@ -11,12 +11,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::core::announce::Job;
+use crate::core::announce::{ChatSettings, Job, Subscription, Target};
+use crate::core::caller::ChatRef;
+use crate::core::model::Kind;
 
 /// The tag of a queued job's record.
 const QUEUED: u8 = 1;
 /// The tag of a delivered post's record.
 const DELIVERED: u8 = 2;
+/// The tag of a subscription's record.
+const SUBSCRIPTION: u8 = 3;
+/// The tag of a chat's settings.
+const SETTINGS: u8 = 4;
 
 /// Whether an outbox record is a queued job's (rather than a delivered post's).
 pub fn is_queued(record: &[u8]) -> bool {
@@ -55,6 +61,10 @@ impl Writer {
     }
 
     fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_be_bytes());
     }
 
@@ -118,6 +128,10 @@ impl<'a> Reader<'a> {
 
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
 
     fn time(&mut self) -> Option<DateTime<Utc>> {
@@ -185,6 +199,94 @@ impl QueuedRecord {
             last_error,
         })
     }
+}
+
+/// A subscription's record.
+pub fn encode_subscription(sub: &Subscription) -> Vec<u8> {
+    let mut w = Writer::new(SUBSCRIPTION, 64);
+    w.str(&sub.chat.key());
+    match sub.target {
+        Target::All => w.u8(0),
+        Target::Entry(id) => {
+            w.u8(1);
+            w.u64(id);
+        }
+    }
+    w.opt_str(sub.kind.map(Kind::label));
+    w.opt_str(sub.genre.as_deref());
+    w.u8(u8::from(sub.active));
+    w.opt_str(sub.inactive_reason.as_deref());
+    w.opt_str(sub.mention_role.as_deref());
+    w.str(&sub.created_by);
+    w.time(sub.created_at);
+    w.0
+}
+
+pub fn decode_subscription(bytes: &[u8]) -> Option<Subscription> {
+    let mut r = Reader::new(SUBSCRIPTION, bytes)?;
+    let chat = ChatRef::from_key(&r.str()?)?;
+    let target = match r.u8()? {
+        0 => Target::All,
+        1 => Target::Entry(r.u64()?),
+        _ => return None,
+    };
+    let kind = match r.opt_str()? {
+        Some(label) => Some(label.parse::<Kind>().ok()?),
+        None => None,
+    };
+    let genre = r.opt_str()?;
+    let active = r.flag()?;
+    let inactive_reason = r.opt_str()?;
+    let mention_role = r.opt_str()?;
+    let created_by = r.str()?;
+    let created_at = r.time()?;
+    r.done(Subscription {
+        chat,
+        target,
+        kind,
+        genre,
+        active,
+        inactive_reason,
+        mention_role,
+        created_by,
+        created_at,
+    })
+}
+
+/// A chat's settings' record.
+pub fn encode_settings(settings: &ChatSettings) -> Vec<u8> {
+    let mut w = Writer::new(SETTINGS, 32);
+    w.str(&settings.tz);
+    w.u32(settings.delay_min);
+    w.u32(u32::try_from(settings.audio.len()).unwrap_or(u32::MAX));
+    for audio in &settings.audio {
+        w.str(audio);
+    }
+    w.str(&settings.stream);
+    w.u8(u8::from(settings.is_group));
+    w.0
+}
+
+pub fn decode_settings(bytes: &[u8]) -> Option<ChatSettings> {
+    let mut r = Reader::new(SETTINGS, bytes)?;
+    let tz = r.str()?;
+    let delay_min = r.u32()?;
+    let count = r.u32()?;
+    // Each language takes at least its 4-byte length: a count the record
+    // cannot hold is damage, not a reason to reserve memory.
+    if usize::try_from(count).ok()? > r.0.len() / 4 {
+        return None;
+    }
+    let audio = (0..count).map(|_| r.str()).collect::<Option<Vec<_>>>()?;
+    let stream = r.str()?;
+    let is_group = r.flag()?;
+    r.done(ChatSettings {
+        tz,
+        delay_min,
+        audio,
+        stream,
+        is_group,
+    })
 }
 
 impl DeliveredRecord {
@@ -271,6 +373,57 @@ mod tests {
             let bytes = QueuedRecord::encode(&job(&record));
             assert_eq!(QueuedRecord::decode(&bytes), Some(record));
         }
+    }
+
+    #[test]
+    fn subscriptions_and_settings_round_trip() {
+        let mut sub = Subscription {
+            chat: ChatRef {
+                platform: Platform::Discord,
+                chat_id: "123:456".into(),
+            },
+            target: Target::Entry(7),
+            kind: None,
+            genre: None,
+            active: true,
+            inactive_reason: None,
+            mention_role: None,
+            created_by: "discord:9".into(),
+            created_at: at(1_700_000_000_123),
+        };
+        assert_eq!(
+            decode_subscription(&encode_subscription(&sub)),
+            Some(sub.clone())
+        );
+        sub.target = Target::All;
+        sub.kind = Some(Kind::Ova);
+        sub.genre = Some("Mecha".into());
+        sub.active = false;
+        sub.inactive_reason = Some("forbidden".into());
+        sub.mention_role = Some("555".into());
+        let bytes = encode_subscription(&sub);
+        assert_eq!(decode_subscription(&bytes), Some(sub));
+        for len in 0..bytes.len() {
+            assert_eq!(decode_subscription(&bytes[..len]), None, "cut at {len}");
+        }
+        let settings = ChatSettings {
+            tz: "Asia/Kolkata".into(),
+            delay_min: 30,
+            audio: vec!["tamil".into(), "hindi".into()],
+            stream: "crunchyroll".into(),
+            is_group: true,
+        };
+        let bytes = encode_settings(&settings);
+        assert_eq!(decode_settings(&bytes), Some(settings));
+        for len in 0..bytes.len() {
+            assert_eq!(decode_settings(&bytes[..len]), None, "cut at {len}");
+        }
+        // A language count far beyond what the record holds.
+        let mut huge = vec![SETTINGS, 0, 0, 0, 0, 0, 0, 0, 0];
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(decode_settings(&huge), None);
+        // The first schema's JSON is not mistaken for a record.
+        assert_eq!(decode_settings(br#"{"tz":"UTC"}"#), None);
     }
 
     #[test]
