@@ -301,7 +301,7 @@ impl<N: Notifier> Dispatcher<N> {
         if room == 0 || !self.limiter.global_ready(now) {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(room.min(64));
+        let mut out = Vec::with_capacity(room.min(16));
         let store = self.app.store();
         // Look past rate-limited chats (up to a bound) so one busy chat does
         // not stall the rest, and stop as soon as the round is full.
