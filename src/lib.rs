@@ -21,7 +21,8 @@
 //!   - [`core::announce`]: subscriptions, release events, outbox jobs, the `Notifier` trait.
 //!   - [`core::dispatch`]: the rate-limited dispatcher that drains the outbox.
 //!   - [`core::schedule`]: ISO-8601 repeating broadcast rules and time zones.
-//! - [`store`]: the sled store: one tree per entity, transactions, schema migrations.
+//! - [`store`]: the sled store: one tree per entity, the announcement outbox, transactions,
+//!   schema migrations.
 //! - [`import`]: bangumi-data, anime-offline-database and rouge JSON imports, and the merge.
 //! - [`adapters`]: the console, the Telegram adapter (feature `telegram`) and
 //!   the text rendering they share.
