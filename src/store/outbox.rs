@@ -782,3 +782,163 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::announce::{ChatSettings, Subscription, Target};
+    use crate::store::{Change, Snapshot};
+
+    fn chat(i: u32) -> ChatRef {
+        ChatRef {
+            platform: Platform::Telegram,
+            chat_id: format!("-100{i}"),
+        }
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000 + s, 0).expect("a valid time")
+    }
+
+    fn job(i: u32, release: &Arc<Announcement>) -> Job {
+        Job {
+            entry: 1,
+            episode: 13,
+            variant: "audio:tamil".into(),
+            chat: chat(i),
+            is_group: i % 2 == 0,
+            due_at: at(i64::from(i)),
+            attempts: i,
+            last_error: None,
+            release: Arc::clone(release),
+            tz: "Asia/Kolkata".into(),
+            mention_role: Some("7".into()),
+            next_episode: None,
+        }
+    }
+
+    /// A store with settings, subscriptions, queued jobs, a post and a dead
+    /// letter, as a snapshot.
+    fn populated() -> Snapshot {
+        let store = Store::temporary().unwrap();
+        let release = Arc::new(release());
+        for i in 0..4 {
+            store
+                .set_chat_settings(&chat(i), &ChatSettings::default())
+                .unwrap();
+            store
+                .subscribe(&Subscription {
+                    chat: chat(i),
+                    target: Target::Entry(1),
+                    kind: None,
+                    genre: None,
+                    active: true,
+                    inactive_reason: None,
+                    mention_role: None,
+                    created_by: "test".into(),
+                    created_at: at(0),
+                })
+                .unwrap();
+        }
+        let jobs: Vec<Job> = (0..4).map(|i| job(i, &release)).collect();
+        let change = Change {
+            jobs: jobs.clone(),
+            ..Change::default()
+        };
+        assert_eq!(store.apply(change, at(0)).unwrap(), 4);
+        store.mark_delivered(&jobs[0], "m0", at(5)).unwrap();
+        store
+            .dead_letter(&jobs[1], DeadKind::Failed, "gave up", at(6))
+            .unwrap();
+        store.snapshot().unwrap()
+    }
+
+    /// Reads everything a damaged store could be asked for; any answer is
+    /// fine but a panic.
+    fn read_all(store: &Store) {
+        let _ = store.deliveries(None, 100);
+        let _ = store.deliveries(Some(1), 100);
+        let _ = store.subscribers_of(1);
+        let _ = store.due_jobs(Platform::Telegram, at(1_000), 100);
+        let _ = store.next_due(Platform::Telegram);
+        let _ = store.queued(Platform::Telegram);
+        let _ = store.dead_letters();
+        for i in 0..4 {
+            let _ = store.chat_settings(&chat(i));
+            let _ = store.subscriptions_of(&chat(i));
+        }
+        // The release again: one chat that has it, one that does not.
+        let release = Arc::new(release());
+        let change = Change {
+            jobs: vec![job(3, &release), job(9, &release)],
+            ..Change::default()
+        };
+        let _ = store.apply(change, at(10));
+    }
+
+    fn release() -> Announcement {
+        Announcement {
+            entry: 1,
+            title: "Metallic Rouge".into(),
+            episode: 13,
+            episode_title: None,
+            episodes_total: Some(13),
+            audio: Some("Tamil".into()),
+            qualities: vec!["1080p".into()],
+            stream: None,
+            released_at: at(0),
+            picture: None,
+            links: Vec::new(),
+            next_episode: None,
+            tz: String::new(),
+            mention_role: None,
+        }
+    }
+
+    /// Damaged records (a byte changed, cut short, grown) and damaged
+    /// outbox keys, as a hostile backup could carry them: every reader
+    /// answers, with an error where it must, and nothing panics.
+    #[test]
+    fn damaged_records_and_keys_never_panic_a_reader() {
+        let base = populated();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..150 {
+            let mut snapshot = base.clone();
+            let trees: Vec<usize> = snapshot
+                .trees
+                .iter()
+                .enumerate()
+                .filter(|(_, (name, records))| {
+                    ["jobs", "subs", "chats"].contains(&name.as_str()) && !records.is_empty()
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let tree = trees[next() as usize % trees.len()];
+            let records = &mut snapshot.trees[tree].1;
+            let pick = next() as usize % records.len();
+            let (key, value) = &mut records[pick];
+            let target = if round % 4 == 3 { key } else { value };
+            match next() % 3 {
+                0 if !target.is_empty() => {
+                    let at = next() as usize % target.len();
+                    target[at] ^= (next() % 255 + 1) as u8;
+                }
+                1 => {
+                    let len = next() as usize % (target.len() + 1);
+                    target.truncate(len);
+                }
+                _ => target.extend_from_slice(&next().to_be_bytes()),
+            }
+            let store = Store::temporary().unwrap();
+            if store.restore(&snapshot).is_ok() {
+                read_all(&store);
+            }
+        }
+    }
+}
