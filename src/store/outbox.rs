@@ -806,7 +806,7 @@ mod tests {
             episode: 13,
             variant: "audio:tamil".into(),
             chat: chat(i),
-            is_group: i % 2 == 0,
+            is_group: i.is_multiple_of(2),
             due_at: at(i64::from(i)),
             attempts: i,
             last_error: None,
