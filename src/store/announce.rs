@@ -246,27 +246,14 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::caller::Platform;
+    use crate::store::fixtures::{subscription, telegram};
 
     fn chat(i: usize) -> ChatRef {
-        ChatRef {
-            platform: Platform::Telegram,
-            chat_id: format!("{i:04}"),
-        }
+        telegram(&format!("{i:04}"))
     }
 
     fn sub(i: usize, target: Target) -> Subscription {
-        Subscription {
-            chat: chat(i),
-            target,
-            kind: None,
-            genre: None,
-            active: true,
-            inactive_reason: None,
-            mention_role: None,
-            created_by: "test".into(),
-            created_at: DateTime::UNIX_EPOCH,
-        }
+        subscription(chat(i), target)
     }
 
     /// Dense and sparse subscribers, chats with and without settings: each

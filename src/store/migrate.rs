@@ -252,7 +252,6 @@ fn corrupt_key(key: &[u8]) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
     use serde_json::json;
 
     use super::*;
@@ -260,31 +259,7 @@ mod tests {
     use crate::core::caller::Platform;
     use crate::store::{Change, Store};
 
-    fn chat(id: &str) -> ChatRef {
-        ChatRef {
-            platform: Platform::Telegram,
-            chat_id: id.into(),
-        }
-    }
-
-    fn announcement(tz: &str) -> Announcement {
-        Announcement {
-            entry: 1,
-            title: "Metallic Rouge".into(),
-            episode: 13,
-            episode_title: None,
-            episodes_total: Some(13),
-            audio: Some("Tamil".into()),
-            qualities: vec!["480p".into(), "720p".into(), "1080p".into()],
-            stream: None,
-            released_at: Utc.with_ymd_and_hms(2024, 4, 3, 16, 25, 0).unwrap(),
-            picture: None,
-            links: Vec::new(),
-            next_episode: None,
-            tz: tz.into(),
-            mention_role: None,
-        }
-    }
+    use crate::store::fixtures::{tamil_13 as announcement, telegram as chat};
 
     /// A job as schema 1 wrote it.
     fn v1_job(chat_id: &str, attempts: u32) -> serde_json::Value {

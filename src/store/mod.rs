@@ -6,6 +6,8 @@
 
 mod announce;
 pub mod backup;
+#[cfg(test)]
+mod fixtures;
 mod keys;
 pub mod migrate;
 mod outbox;

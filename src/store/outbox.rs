@@ -786,14 +786,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::announce::{ChatSettings, Subscription, Target};
+    use crate::core::announce::{ChatSettings, Target};
+    use crate::store::fixtures::{subscription, tamil_13, telegram};
     use crate::store::{Change, Snapshot};
 
     fn chat(i: u32) -> ChatRef {
-        ChatRef {
-            platform: Platform::Telegram,
-            chat_id: format!("-100{i}"),
-        }
+        telegram(&format!("-100{i}"))
+    }
+
+    fn release() -> Announcement {
+        tamil_13("")
     }
 
     fn at(s: i64) -> DateTime<Utc> {
@@ -827,17 +829,7 @@ mod tests {
                 .set_chat_settings(&chat(i), &ChatSettings::default())
                 .unwrap();
             store
-                .subscribe(&Subscription {
-                    chat: chat(i),
-                    target: Target::Entry(1),
-                    kind: None,
-                    genre: None,
-                    active: true,
-                    inactive_reason: None,
-                    mention_role: None,
-                    created_by: "test".into(),
-                    created_at: at(0),
-                })
+                .subscribe(&subscription(chat(i), Target::Entry(1)))
                 .unwrap();
         }
         let jobs: Vec<Job> = (0..4).map(|i| job(i, &release)).collect();
@@ -874,25 +866,6 @@ mod tests {
             ..Change::default()
         };
         let _ = store.apply(change, at(10));
-    }
-
-    fn release() -> Announcement {
-        Announcement {
-            entry: 1,
-            title: "Metallic Rouge".into(),
-            episode: 13,
-            episode_title: None,
-            episodes_total: Some(13),
-            audio: Some("Tamil".into()),
-            qualities: vec!["1080p".into()],
-            stream: None,
-            released_at: at(0),
-            picture: None,
-            links: Vec::new(),
-            next_episode: None,
-            tz: String::new(),
-            mention_role: None,
-        }
     }
 
     /// Damaged records (a byte changed, cut short, grown) and damaged

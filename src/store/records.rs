@@ -308,8 +308,8 @@ impl DeliveredRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::announce::Announcement;
     use crate::core::caller::{ChatRef, Platform};
+    use crate::store::fixtures::tamil_13;
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(ms).expect("a valid time")
@@ -328,22 +328,7 @@ mod tests {
             due_at: at(0),
             attempts: record.attempts,
             last_error: record.last_error.clone(),
-            release: std::sync::Arc::new(Announcement {
-                entry: 1,
-                title: "Metallic Rouge".into(),
-                episode: 13,
-                episode_title: None,
-                episodes_total: Some(13),
-                audio: Some("Tamil".into()),
-                qualities: vec!["480p".into(), "720p".into(), "1080p".into()],
-                stream: None,
-                released_at: at(0),
-                picture: None,
-                links: Vec::new(),
-                next_episode: None,
-                tz: String::new(),
-                mention_role: None,
-            }),
+            release: std::sync::Arc::new(tamil_13("")),
             tz: record.tz.clone(),
             mention_role: record.mention_role.clone(),
             next_episode: record.next_episode,
