@@ -317,7 +317,17 @@ impl<N: Notifier> Dispatcher<N> {
             if !expired && !self.limiter.try_acquire(&due.chat, due.is_group, now) {
                 continue;
             }
-            let job = store.due_job(&due, &mut self.releases)?;
+            let job = match store.due_job(&due, &mut self.releases) {
+                Ok(job) => job,
+                // A damaged job cannot be sent; it must not hold up the rest.
+                Err(StoreError::Corrupt(why)) => {
+                    warn!(chat = %due.chat, cause = %why, "a queued announcement is damaged");
+                    self.app.metrics().delivery(platform.as_str(), "damaged");
+                    store.dead_letter_damaged(&due, &why, now)?;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             if expired {
                 self.app.metrics().delivery(platform.as_str(), "expired");
                 let reason = format!(
@@ -648,5 +658,104 @@ mod tests {
                 "{in_minute} sends in the minute from {at}s"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod damaged {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::announce::{self, Announcement};
+    use crate::core::app::Settings;
+    use crate::core::caller::Platform;
+    use crate::core::clock::ManualClock;
+    use crate::store::{Change, Store};
+
+    struct Delivers;
+
+    impl Notifier for Delivers {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+
+        async fn send(&self, _: &ChatRef, _: &Announcement) -> SendOutcome {
+            SendOutcome::Delivered {
+                message_id: "m".into(),
+            }
+        }
+    }
+
+    /// A queued job whose stored records are damaged (here its release's
+    /// record is missing, as in a hand-edited backup) is dead-lettered with
+    /// the reason, and the jobs behind it are sent.
+    #[test]
+    fn a_damaged_job_is_dead_lettered_and_the_rest_go_on() {
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).expect("a valid time");
+        let job = |episode: u32, chat: &str| Job {
+            entry: 1,
+            episode,
+            variant: "audio:tamil".into(),
+            chat: ChatRef {
+                platform: Platform::Telegram,
+                chat_id: chat.into(),
+            },
+            is_group: false,
+            due_at: t0,
+            attempts: 0,
+            last_error: None,
+            release: Arc::new(Announcement {
+                entry: 1,
+                title: "Metallic Rouge".into(),
+                episode,
+                episode_title: None,
+                episodes_total: Some(13),
+                audio: Some("Tamil".into()),
+                qualities: Vec::new(),
+                stream: None,
+                released_at: t0,
+                picture: None,
+                links: Vec::new(),
+                next_episode: None,
+                tz: String::new(),
+                mention_role: None,
+            }),
+            tz: "UTC".into(),
+            mention_role: None,
+            next_episode: None,
+        };
+        let original = Store::temporary().expect("a store");
+        let change = Change {
+            jobs: vec![job(12, "1"), job(13, "2"), job(13, "3")],
+            ..Change::default()
+        };
+        assert_eq!(original.apply(change, t0).expect("queued"), 3);
+        // Episode 12's release record goes missing on the way through a backup.
+        let mut snapshot = original.snapshot().expect("a snapshot");
+        let mut gone = vec![b'r'];
+        gone.extend(announce::release_key(1, 12, "audio:tamil"));
+        for (name, records) in &mut snapshot.trees {
+            if name == "jobs" {
+                records.retain(|(key, _)| key != &gone);
+            }
+        }
+        let store = Store::temporary().expect("a store");
+        store.restore(&snapshot).expect("restored");
+        let app =
+            App::open(store, Settings::default(), Arc::new(ManualClock::new(t0))).expect("an app");
+
+        let mut dispatcher = Dispatcher::new(
+            app.clone(),
+            Arc::new(Delivers),
+            DispatchSettings::with_limits(RateLimits::LOCAL),
+        );
+        let jobs = dispatcher.take(t0).expect("take goes on past the damage");
+        let chats: Vec<&str> = jobs.iter().map(|j| j.chat.chat_id.as_str()).collect();
+        assert_eq!(chats, ["2", "3"]);
+        let dead = app.store().deliveries(None, 10).expect("read").dead;
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].chat.chat_id, "1");
+        assert!(dead[0].reason.contains("damaged"), "{}", dead[0].reason);
+        assert_eq!(app.store().queued(Platform::Telegram), 2);
     }
 }

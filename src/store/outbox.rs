@@ -114,6 +114,8 @@ pub struct DueJob {
     pub due_at: DateTime<Utc>,
     pub chat: ChatRef,
     pub is_group: bool,
+    /// The row's own key and record, as stored.
+    row: sled::IVec,
     record: sled::IVec,
 }
 
@@ -123,7 +125,7 @@ impl DueJob {
     }
 }
 
-fn decode_row(row_key: &[u8], record: sled::IVec) -> Option<DueJob> {
+fn decode_row(row_key: sled::IVec, record: sled::IVec) -> Option<DueJob> {
     let platform = platform_of(*row_key.get(1)?)?;
     let ms = super::keys::decode_u64(row_key.get(2..10)?)?;
     let (&group, job_key) = row_key.get(10..)?.split_last()?;
@@ -138,15 +140,14 @@ fn decode_row(row_key: &[u8], record: sled::IVec) -> Option<DueJob> {
             chat_id: chat_id.to_owned(),
         },
         is_group: group == 1,
+        row: row_key.clone(),
         record,
     })
 }
 
-fn row(row: sled::Result<(sled::IVec, sled::IVec)>) -> Result<(sled::IVec, DueJob), StoreError> {
+fn row(row: sled::Result<(sled::IVec, sled::IVec)>) -> Result<DueJob, StoreError> {
     let (key, value) = row?;
-    let due =
-        decode_row(&key, value).ok_or_else(|| StoreError::Corrupt("bad outbox row key".into()))?;
-    Ok((key, due))
+    decode_row(key, value).ok_or_else(|| StoreError::Corrupt("bad outbox row key".into()))
 }
 
 fn corrupt_key() -> StoreError {
@@ -273,7 +274,7 @@ impl Store {
         &self,
         from: Vec<u8>,
         until: Vec<u8>,
-    ) -> impl Iterator<Item = Result<(sled::IVec, DueJob), StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
         self.jobs.range(from..until).map(row)
     }
 
@@ -303,7 +304,7 @@ impl Store {
                 }
                 leading = false;
                 return Some(
-                    decode_row(&key, value)
+                    decode_row(key, value)
                         .ok_or_else(|| StoreError::Corrupt("bad outbox row key".into())),
                 );
             }
@@ -476,6 +477,29 @@ impl Store {
         self.dead_letter_all(std::slice::from_ref(job), kind, reason, at)
     }
 
+    /// Ends a job whose record cannot be read (a damaged store or backup):
+    /// its row becomes a dead letter, so the rest of the queue goes on.
+    pub fn dead_letter_damaged(
+        &self,
+        due: &DueJob,
+        why: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _gate = self.writing();
+        let _outbox = self.outbox();
+        let letter = encode(&DeadRecord {
+            attempts: 0,
+            kind: DeadKind::Failed,
+            reason: format!("its stored record is damaged: {why}"),
+            at,
+        })?;
+        let mut batch = sled::Batch::default();
+        batch.remove(due.row.clone());
+        batch.insert(dead_key(&due.key), letter);
+        self.jobs.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Callers hold the write gate and the outbox lock.
     fn dead_letter_all(
         &self,
@@ -621,7 +645,7 @@ impl Store {
         queued.truncate(limit);
         let mut delivered = Vec::new();
         for read in self.jobs.scan_prefix([DUE]).map(row) {
-            let (_, due) = read?;
+            let due = read?;
             if due.is_queued() || !due.key.starts_with(&id) {
                 continue;
             }
@@ -730,7 +754,7 @@ impl Store {
                 for platform in platforms {
                     let from = platform_until(platform, since - chrono::Duration::milliseconds(1));
                     for read in self.rows_from(from, platform_end(platform)) {
-                        let (_, due) = read?;
+                        let due = read?;
                         if due.key.starts_with(prefix) {
                             existing.insert(due.key);
                         }
