@@ -330,15 +330,6 @@ pub trait Notifier: Send + Sync + 'static {
     ) -> impl Future<Output = SendOutcome> + Send;
 }
 
-/// Builds the announcement of `event` for a chat with `settings`.
-pub fn announcement(entry: &Entry, event: &ReleaseEvent, settings: &ChatSettings) -> Announcement {
-    Announcement {
-        next_episode: next_episode(entry, event, &settings.stream),
-        tz: settings.tz.clone(),
-        ..shared_announcement(entry, event)
-    }
-}
-
 /// What every chat is told about `event` (see [`Announcement::shared`]).
 fn shared_announcement(entry: &Entry, event: &ReleaseEvent) -> Announcement {
     let stream = match &event.variant {
@@ -576,8 +567,8 @@ mod tests {
         assert_eq!(events.iter().map(|e| e.episode).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(events[0].variant, Variant::Stream("tv".into()));
         let settings = ChatSettings::default();
-        let a = announcement(&entry, &events[0], &settings);
-        assert_eq!(a.next_episode.map(|n| n.0), Some(3));
+        let next = next_episode(&entry, &events[0], &settings.stream);
+        assert_eq!(next.map(|n| n.0), Some(3));
         let other_stream = ChatSettings {
             stream: "crunchyroll".into(),
             ..ChatSettings::default()

@@ -23,11 +23,12 @@ impl Platform {
         }
     }
 
+    /// Every platform.
+    pub const ALL: [Platform; 3] = [Platform::Local, Platform::Telegram, Platform::Discord];
+
     /// The platform named `name` (the inverse of [`Platform::as_str`]).
     pub fn from_name(name: &str) -> Option<Platform> {
-        [Platform::Local, Platform::Telegram, Platform::Discord]
-            .into_iter()
-            .find(|p| p.as_str() == name)
+        Platform::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 

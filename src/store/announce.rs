@@ -129,7 +129,7 @@ pub(super) fn platform_byte(platform: Platform) -> u8 {
 }
 
 pub(super) fn platform_of(byte: u8) -> Option<Platform> {
-    [Platform::Local, Platform::Telegram, Platform::Discord]
+    Platform::ALL
         .into_iter()
         .find(|&p| platform_byte(p) == byte)
 }

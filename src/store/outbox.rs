@@ -46,8 +46,6 @@ const RELEASE: u8 = b'r';
 const DUE: u8 = b'd';
 const DEAD: u8 = b'x';
 
-const PLATFORMS: [Platform; 3] = [Platform::Local, Platform::Telegram, Platform::Discord];
-
 fn prefixed(tag: u8, key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + key.len());
     out.push(tag);
@@ -345,7 +343,10 @@ impl Store {
         &'s self,
         floors: &Floors,
     ) -> impl Iterator<Item = Result<DueJob, StoreError>> + 's {
-        let starts: Vec<_> = PLATFORMS.into_iter().map(|p| (p, floors.get(p))).collect();
+        let starts: Vec<_> = Platform::ALL
+            .into_iter()
+            .map(|p| (p, floors.get(p)))
+            .collect();
         starts
             .into_iter()
             .flat_map(|(p, start)| self.queued_rows_from(p, start, platform_end(p), false))
