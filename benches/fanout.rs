@@ -28,11 +28,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, SamplingMode, Throughput};
+use rouge::app::dispatch::Dispatcher;
+use rouge::app::{App, Settings};
+use rouge::core::announce::limits::{DispatchSettings, Rate, RateLimits};
 use rouge::core::announce::{Announcement, Job, Notifier, SendOutcome};
-use rouge::core::app::{App, Settings};
 use rouge::core::caller::{Caller, ChatRef, Platform};
 use rouge::core::clock::{Clock, ManualClock};
-use rouge::core::dispatch::{DispatchSettings, Dispatcher, Rate, RateLimits};
 use rouge::core::reply::Reply;
 use rouge::store::Store;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode};
-use rouge::core::app::{App, Settings};
+use rouge::app::{App, Settings};
 use rouge::core::clock::SystemClock;
 use rouge::import::{self, Format};
 use rouge::store::Store;

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use rouge::core::model::{Entry, EntryId, TitleLang};
-use rouge::core::search::TitleIndex;
-use rouge::core::text;
+use rouge::core::catalog::model::{Entry, EntryId, TitleLang};
+use rouge::core::catalog::search::TitleIndex;
+use rouge::core::catalog::text;
 use rouge::import::{self, Format};
 
 const DATA: &str = concat!(

@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::adapters::console;
+use crate::app::App;
+use crate::app::dispatch::Dispatcher;
 use crate::config::Config;
-use crate::core::app::App;
 use crate::core::caller::{Caller, Platform};
 use crate::core::clock::SystemClock;
-use crate::core::dispatch::Dispatcher;
 use crate::core::reply::Reply;
 use crate::import::Format;
 use crate::store::Store;

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use crate::core::app::Settings;
+use crate::app::Settings;
+use crate::core::announce::limits::{DispatchSettings, Rate, RateLimits};
 use crate::core::caller::Platform;
-use crate::core::dispatch::{DispatchSettings, Rate, RateLimits};
 
 /// The defaults, which are also the documentation of every setting.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");

@@ -33,6 +33,7 @@
 //! - [`cli`]: the `rouge` subcommands behind `main`.
 
 pub mod adapters;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod core;

@@ -8,8 +8,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::app::App;
 use crate::config::Config;
-use crate::core::app::App;
 use crate::secrets::Secrets;
 
 /// What starting an adapter needs (unread when no adapter is compiled in).
@@ -105,8 +105,8 @@ fn start_telegram(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     use std::sync::Arc;
 
     use crate::adapters::telegram;
+    use crate::app::dispatch::Dispatcher;
     use crate::core::caller::Platform;
-    use crate::core::dispatch::Dispatcher;
 
     let Some(token) = &w.secrets.telegram_bot_token else {
         return Ok(None);
@@ -146,8 +146,8 @@ fn start_discord(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     use anyhow::Context as _;
 
     use crate::adapters::discord;
+    use crate::app::dispatch::Dispatcher;
     use crate::core::caller::Platform;
-    use crate::core::dispatch::Dispatcher;
 
     let endpoint = !w.config.discord.interactions_listen.is_empty();
     if endpoint {

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use rouge::app::dispatch::Dispatcher;
+use rouge::app::{App, Settings};
+use rouge::core::announce::limits::{DispatchSettings, RateLimits};
 use rouge::core::announce::{Announcement, Notifier, SendOutcome};
-use rouge::core::app::{App, Settings};
 use rouge::core::caller::{Caller, ChatRef, Platform};
 use rouge::core::clock::ManualClock;
-use rouge::core::dispatch::{DispatchSettings, Dispatcher, RateLimits};
 use rouge::core::reply::{ErrorKind, Reply};
 use rouge::store::Store;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use rouge::core::app::{App, Settings};
+use rouge::app::{App, Settings};
 use rouge::core::caller::{Caller, Platform};
 use rouge::core::clock::ManualClock;
 use rouge::core::reply::{Card, ErrorKind, Reply};
@@ -466,7 +466,7 @@ fn reimport_never_overwrites_an_admin_edit() {
     let mut entries = app.export_entries();
     // Pretend a source says otherwise about every field.
     entries[0].episodes = Some(13);
-    entries[0].kind = Some(rouge::core::model::Kind::Tv);
+    entries[0].kind = Some(rouge::core::catalog::model::Kind::Tv);
     entries[0].locked.clear();
     entries[0].duration_min = Some(25);
     rouge::import::rouge_json::write(&entries, &mut export).expect("write");

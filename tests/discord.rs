@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use discord_mock::{DiscordMock, Failure};
 use rouge::adapters::discord::{self, DiscordNotifier};
+use rouge::app::dispatch::Dispatcher;
+use rouge::app::{App, Settings};
 use rouge::config::{Config, DiscordConfig};
-use rouge::core::app::{App, Settings};
+use rouge::core::announce::limits::{DispatchSettings, RateLimits};
 use rouge::core::caller::{ChatRef, Platform};
 use rouge::core::clock::SystemClock;
-use rouge::core::dispatch::{DispatchSettings, Dispatcher, RateLimits};
 use rouge::store::Store;
 use secrecy::SecretString;
 use serde_json::{Value, json};

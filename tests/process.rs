@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use discord_mock::DiscordMock;
-use rouge::core::app::{App, Settings};
+use rouge::app::{App, Settings};
 use rouge::core::caller::{Caller, Platform};
 use rouge::core::clock::SystemClock;
 use rouge::store::Store;

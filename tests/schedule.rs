@@ -4,12 +4,12 @@
 //! chat's delay, and render in the chat's time zone across daylight saving.
 
 use chrono::{DateTime, Duration, Months, TimeZone, Utc};
+use rouge::core::announce::schedule::{self, Bounds, Rule};
 use rouge::core::announce::{self, ChatSettings, Subscription, Target};
 use rouge::core::caller::{ChatRef, Platform};
-use rouge::core::schedule::{self, Bounds, Rule};
 use rouge::import::{self, Format};
 
-fn entries() -> Option<Vec<rouge::core::model::Entry>> {
+fn entries() -> Option<Vec<rouge::core::catalog::model::Entry>> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/data/bangumi-data.json"
@@ -24,7 +24,7 @@ fn entries() -> Option<Vec<rouge::core::model::Entry>> {
             .records
             .into_iter()
             .enumerate()
-            .map(|(i, r)| rouge::core::model::Entry {
+            .map(|(i, r)| rouge::core::catalog::model::Entry {
                 id: i as u64 + 1,
                 ..r.entry
             })
@@ -129,17 +129,19 @@ fn every_bangumi_data_rule_repeats_from_its_start_and_stops_at_its_end() {
 
 #[test]
 fn jobs_are_due_after_each_chats_delay_and_render_in_its_zone() {
-    let mut entry = rouge::core::model::Entry::new(1, "Metallic Rouge");
+    let mut entry = rouge::core::catalog::model::Entry::new(1, "Metallic Rouge");
     entry.episodes = Some(13);
-    entry.broadcasts.push(rouge::core::model::Broadcast {
-        platform: "tv".into(),
-        rule: "R/2024-01-10T16:25:00.000Z/P7D".into(),
-        ends: Some(
-            Utc.with_ymd_and_hms(2024, 4, 3, 16, 25, 0)
-                .single()
-                .expect("time"),
-        ),
-    });
+    entry
+        .broadcasts
+        .push(rouge::core::catalog::model::Broadcast {
+            platform: "tv".into(),
+            rule: "R/2024-01-10T16:25:00.000Z/P7D".into(),
+            ends: Some(
+                Utc.with_ymd_and_hms(2024, 4, 3, 16, 25, 0)
+                    .single()
+                    .expect("time"),
+            ),
+        });
     let sub = |chat: &str| Subscription {
         chat: ChatRef {
             platform: Platform::Telegram,
@@ -175,10 +177,10 @@ fn jobs_are_due_after_each_chats_delay_and_render_in_its_zone() {
             .with_ymd_and_hms(2024, 5, 1, 0, 0, 0)
             .single()
             .expect("time");
-        let events = announce::broadcast_events(&entry, from, to);
+        let events = announce::release::broadcast_events(&entry, from, to);
         assert_eq!(events.len(), 13);
         for event in &events {
-            let jobs = announce::jobs_for(&entry, event, &[(sub("c"), settings.clone())]);
+            let jobs = announce::release::jobs_for(&entry, event, &[(sub("c"), settings.clone())]);
             assert_eq!(jobs.len(), 1);
             assert_eq!(
                 jobs[0].due_at - event.at,
@@ -190,7 +192,7 @@ fn jobs_are_due_after_each_chats_delay_and_render_in_its_zone() {
     // New York switches to daylight saving time on 10 March 2024: the same
     // UTC slot moves an hour later on the local clock, and no episode is lost.
     let ny = schedule::time_zone("America/New_York").expect("zone");
-    let events = announce::broadcast_events(
+    let events = announce::release::broadcast_events(
         &entry,
         Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0)
             .single()

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rouge::core::app::{App, Settings};
+use rouge::app::{App, Settings};
+use rouge::core::catalog::model::{Entry, TitleLang};
+use rouge::core::catalog::text::fold;
 use rouge::core::clock::SystemClock;
-use rouge::core::model::{Entry, TitleLang};
-use rouge::core::text::fold;
 use rouge::import::Format;
 use rouge::store::Store;
 

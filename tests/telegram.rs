@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rouge::adapters::telegram::{self, TelegramNotifier};
+use rouge::app::dispatch::Dispatcher;
+use rouge::app::{App, Settings};
 use rouge::config::Config;
-use rouge::core::app::{App, Settings};
+use rouge::core::announce::limits::{DispatchSettings, RateLimits};
 use rouge::core::caller::{ChatRef, Platform};
 use rouge::core::clock::SystemClock;
-use rouge::core::dispatch::{DispatchSettings, Dispatcher, RateLimits};
 use rouge::store::Store;
 use secrecy::SecretString;
 use serde_json::Value;

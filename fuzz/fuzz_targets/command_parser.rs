@@ -10,5 +10,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = command::parse(&line);
     let _ = command::parse(&format!("/anime {line}"));
     let _ = command::parse(&format!("/anime admin edit #1 {line}"));
-    let _ = rouge::core::text::fold(&line);
+    let _ = rouge::core::catalog::text::fold(&line);
 });

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::text::{self, Plain};
+use crate::app::App;
+use crate::app::dispatch::Dispatcher;
+use crate::core::announce::limits::DispatchSettings;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
-use crate::core::app::App;
 use crate::core::caller::{Caller, ChatRef, Platform};
-use crate::core::dispatch::{DispatchSettings, Dispatcher};
 use crate::core::reply::Reply;
 
 /// Renders a reply as plain text.

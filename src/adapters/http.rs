@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::core::app::App;
+use crate::app::App;
 use crate::core::caller::Platform;
 
 /// The routes: `/healthz` and `/metrics`.

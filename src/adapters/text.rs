@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use chrono_tz::Tz;
 
 use crate::core::announce::Announcement;
+use crate::core::announce::schedule;
+use crate::core::catalog::scores::{Community, Summary};
 use crate::core::reply::{Card, ErrorKind, Reply, ScoresView};
-use crate::core::schedule;
-use crate::core::scores::{Community, Summary};
 
 /// How text is marked up. Every string from the catalog or a user goes
 /// through [`Markup::text`] (or a wrapper that calls it).

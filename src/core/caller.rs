@@ -98,20 +98,6 @@ impl ChatRef {
     pub fn console() -> ChatRef {
         Caller::local_owner().chat()
     }
-
-    /// `platform:chat_id`, the chat's key in the store.
-    pub fn key(&self) -> String {
-        format!("{}:{}", self.platform, self.chat_id)
-    }
-
-    /// The chat a store key names (the inverse of [`ChatRef::key`]).
-    pub fn from_key(key: &str) -> Option<ChatRef> {
-        let (platform, chat_id) = key.split_once(':')?;
-        Some(ChatRef {
-            platform: Platform::from_name(platform)?,
-            chat_id: chat_id.to_owned(),
-        })
-    }
 }
 
 impl fmt::Display for ChatRef {

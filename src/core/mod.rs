@@ -1,18 +1,11 @@
-//! The platform-neutral core: commands in, replies out.
+//! The platform-neutral domain: what Rouge knows and decides, with no I/O
+//! and nothing outside `core` imported. The store, the importers, the app
+//! and the adapters build on it; it never names a chat platform's crate.
 
-pub mod admin;
 pub mod announce;
-pub mod app;
 pub mod caller;
 pub mod catalog;
 pub mod clock;
 pub mod command;
-pub mod demo;
-pub mod dispatch;
 pub mod metrics;
-pub mod model;
 pub mod reply;
-pub mod schedule;
-pub mod scores;
-pub mod search;
-pub mod text;

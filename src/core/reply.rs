@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::announce::Announcement;
-use super::model::{EntryId, Link, Release};
-use super::scores::{Community, Summary};
+use super::catalog::model::{EntryId, Link, Release};
+use super::catalog::scores::{Community, Summary};
 
 /// What the core says back.
 #[derive(Debug, Clone, PartialEq, Serialize)]

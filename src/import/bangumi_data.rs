@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Format, ImportError, Incoming, Parsed, Skipped};
-use crate::core::model::{Broadcast, Entry, Kind, Link, TitleLang};
+use crate::core::catalog::model::{Broadcast, Entry, Kind, Link, TitleLang};
 
 /// Keys of sites whose ids name one title, for sites siteMeta does not list.
 const ID_SITES: [&str; 4] = ["bangumi", "mal", "anidb", "anilist"];
@@ -103,7 +103,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
 fn item(value: Value, site_meta: &BTreeMap<String, SiteMeta>) -> Result<Incoming, String> {
     let item: Item = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let title = item.title.trim();
-    if crate::core::text::fold(title).key.is_empty() {
+    if crate::core::catalog::text::fold(title).key.is_empty() {
         return Err("the title has no letter or digit".into());
     }
     let mut entry = Entry::new(0, title);

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::core::model::{Entry, EntryId, Field, TitleLang};
-use crate::core::text;
+use crate::core::catalog::model::{Entry, EntryId, Field, TitleLang};
+use crate::core::catalog::text;
 
 /// The file formats `rouge import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

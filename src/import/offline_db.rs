@@ -37,7 +37,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Format, ImportError, Incoming, Parsed, Skipped};
-use crate::core::model::{Entry, Kind, Link, Season, SourceScore, Status, TitleLang};
+use crate::core::catalog::model::{Entry, Kind, Link, Season, SourceScore, Status, TitleLang};
 
 /// How many tags become genres: the database's tags are uncurated and many.
 const MAX_GENRES: usize = 8;
@@ -194,7 +194,7 @@ fn record(parsed: &mut Parsed, position: String, result: Result<Incoming, String
 fn anime(value: Value, meta: &Meta) -> Result<Incoming, String> {
     let anime: Anime = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let title = anime.title.trim();
-    if crate::core::text::fold(title).key.is_empty() {
+    if crate::core::catalog::text::fold(title).key.is_empty() {
         return Err("the title has no letter or digit".into());
     }
     let sources: Vec<&str> = anime
@@ -247,7 +247,7 @@ fn anime(value: Value, meta: &Meta) -> Result<Incoming, String> {
         }
         if is_web_url(url) && !entry.links.iter().any(|l| l.url == url) {
             entry.links.push(Link {
-                label: crate::core::admin::link_label(url),
+                label: crate::core::catalog::edit::link_label(url),
                 url: url.to_owned(),
             });
         }
@@ -354,7 +354,7 @@ fn shape(reason: &str) -> ImportError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::SeasonName;
+    use crate::core::catalog::model::SeasonName;
 
     const META: &str = r#""license": {"name": "ODbL 1.0 + DbCL 1.0", "url": "https://example.org/license"},
         "repository": "https://github.com/manami-project/anime-offline-database",
@@ -387,7 +387,7 @@ mod tests {
 
     fn link(url: &str) -> Link {
         Link {
-            label: crate::core::admin::link_label(url),
+            label: crate::core::catalog::edit::link_label(url),
             url: url.into(),
         }
     }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Format, ImportError, Incoming, Parsed, Skipped};
-use crate::core::model::{Entry, TitleLang};
+use crate::core::catalog::model::{Entry, TitleLang};
 
 /// The `format` tag of an export.
 pub const FORMAT_TAG: &str = "rouge-catalog";
@@ -63,7 +63,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
     let mut parsed = Parsed::default();
     for (i, value) in file.entries.into_iter().enumerate() {
         match serde_json::from_value::<Entry>(value) {
-            Ok(entry) if crate::core::text::fold(&entry.title).key.is_empty() => {
+            Ok(entry)
+                if crate::core::catalog::text::fold(&entry.title)
+                    .key
+                    .is_empty() =>
+            {
                 parsed.skipped.push(Skipped {
                     position: format!("entries[{i}]"),
                     reason: "the title has no letter or digit".into(),

@@ -12,7 +12,7 @@ use sled::transaction::ConflictableTransactionError;
 use super::{Store, StoreError, records};
 use crate::core::announce::{ChatSettings, Subscription, Target};
 use crate::core::caller::{ChatRef, Platform};
-use crate::core::model::EntryId;
+use crate::core::catalog::model::EntryId;
 
 const WATERMARK: &[u8] = b"schedule_watermark";
 
@@ -104,12 +104,12 @@ pub(super) fn target_bytes(target: Target) -> [u8; 9] {
 
 pub(super) fn sub_key(target: Target, chat: &ChatRef) -> Vec<u8> {
     let mut key = target_bytes(target).to_vec();
-    key.extend_from_slice(chat.key().as_bytes());
+    key.extend_from_slice(super::keys::chat(&chat).as_bytes());
     key
 }
 
 fn chat_prefix(chat: &ChatRef) -> Vec<u8> {
-    let mut key = chat.key().into_bytes();
+    let mut key = super::keys::chat(chat).into_bytes();
     key.push(0);
     key
 }
@@ -143,7 +143,7 @@ pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>
 impl Store {
     /// A chat's settings (the defaults if it never set any).
     pub fn chat_settings(&self, chat: &ChatRef) -> Result<ChatSettings, StoreError> {
-        Ok(match self.chats.get(chat.key())? {
+        Ok(match self.chats.get(super::keys::chat(chat))? {
             Some(v) => settings_from(&v)?,
             None => ChatSettings::default(),
         })
@@ -156,7 +156,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let _gate = self.writing();
         self.chats
-            .insert(chat.key(), records::encode_settings(settings))?;
+            .insert(super::keys::chat(chat), records::encode_settings(settings))?;
         Ok(())
     }
 
@@ -199,7 +199,7 @@ impl Store {
         for key in self.chat_subs.scan_prefix(&prefix).keys() {
             let key = key?;
             let mut sub = key.get(prefix.len()..).unwrap_or_default().to_vec();
-            sub.extend_from_slice(chat.key().as_bytes());
+            sub.extend_from_slice(super::keys::chat(&chat).as_bytes());
             if let Some(v) = self.subs.get(&sub)? {
                 out.push(subscription_from(&v)?);
             }

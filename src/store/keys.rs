@@ -1,7 +1,9 @@
 //! Typed keys: fixed-width big-endian integers so sled's byte order is the
 //! numeric order, which keeps prefix and range scans meaningful.
 
-use crate::core::model::EntryId;
+use crate::core::announce::Job;
+use crate::core::caller::{ChatRef, Platform};
+use crate::core::catalog::model::EntryId;
 
 pub fn entry(id: EntryId) -> [u8; 8] {
     id.to_be_bytes()
@@ -30,6 +32,63 @@ pub fn audit_by_entry(entry: EntryId, seq: u64) -> [u8; 16] {
     key[..8].copy_from_slice(&entry.to_be_bytes());
     key[8..].copy_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// `platform:chat_id`: a chat's key in the chat, subscription and outbox trees.
+pub fn chat(chat: &ChatRef) -> String {
+    format!("{}:{}", chat.platform, chat.chat_id)
+}
+
+/// The chat a key names (the inverse of [`chat`]).
+pub fn parse_chat(key: &str) -> Option<ChatRef> {
+    let (platform, chat_id) = key.split_once(':')?;
+    Some(ChatRef {
+        platform: Platform::from_name(platform)?,
+        chat_id: chat_id.to_owned(),
+    })
+}
+
+/// `entry ‖ episode ‖ variant ‖ 0`: a release's identity, and the start of
+/// the key of every job it queues.
+pub fn release(entry: EntryId, episode: u32, variant: &str) -> Vec<u8> {
+    // Room for the chat key a job key appends.
+    let mut key = Vec::with_capacity(12 + variant.len() + 1 + 32);
+    key.extend_from_slice(&entry.to_be_bytes());
+    key.extend_from_slice(&episode.to_be_bytes());
+    key.extend_from_slice(variant.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `entry ‖ episode ‖ variant ‖ 0 ‖ chat`: a job's key, ordered by entry.
+pub fn job(job: &Job) -> Vec<u8> {
+    job_of(job.entry, job.episode, &job.variant, &job.chat)
+}
+
+/// The key of the job of a release in `chat`.
+pub fn job_of(entry: EntryId, episode: u32, variant: &str, chat: &ChatRef) -> Vec<u8> {
+    let mut key = release(entry, episode, variant);
+    key.extend_from_slice(self::chat(chat).as_bytes());
+    key
+}
+
+/// A job's identity read back from its key: (entry, episode, variant, chat).
+pub fn parse_job(key: &[u8]) -> Option<(EntryId, u32, String, ChatRef)> {
+    let (entry, episode, variant) = parse_release(key)?;
+    let chat_key = key.get(12 + variant.len() + 1..)?;
+    let chat = parse_chat(std::str::from_utf8(chat_key).ok()?)?;
+    Some((entry, episode, variant, chat))
+}
+
+/// A release's identity read back from its key, or from the start of a
+/// job key: (entry, episode, variant).
+pub fn parse_release(key: &[u8]) -> Option<(EntryId, u32, String)> {
+    let entry = EntryId::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let episode = u32::from_be_bytes(key.get(8..12)?.try_into().ok()?);
+    let rest = key.get(12..)?;
+    let zero = rest.iter().position(|&b| b == 0)?;
+    let variant = std::str::from_utf8(rest.get(..zero)?).ok()?.to_owned();
+    Some((entry, episode, variant))
 }
 
 #[cfg(test)]

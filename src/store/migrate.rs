@@ -11,11 +11,9 @@ use super::outbox::{
     DeadRecord, ReleaseRecord, delivered_row, due_key, release_of, release_record_key,
 };
 use super::records::{self, DeliveredRecord, QueuedRecord};
-use crate::core::announce::{
-    Announcement, ChatSettings, DeadKind, Job, Subscription, parse_job_key,
-};
+use crate::core::announce::{Announcement, ChatSettings, DeadKind, Job, Subscription};
 use crate::core::caller::ChatRef;
-use crate::core::model::EntryId;
+use crate::core::catalog::model::EntryId;
 
 /// The schema this build writes.
 ///
@@ -206,7 +204,8 @@ fn split_outbox_records(db: &Db) -> Result<(), StoreError> {
             b'D' => {
                 let old: V1Delivered =
                     serde_json::from_slice(&value).map_err(|e| corrupt("delivered", e))?;
-                let (_, _, _, chat) = parse_job_key(job_key).ok_or_else(|| corrupt_key(job_key))?;
+                let (_, _, _, chat) =
+                    super::keys::parse_job(job_key).ok_or_else(|| corrupt_key(job_key))?;
                 batch.remove(key.as_ref());
                 batch.insert(
                     delivered_row(chat.platform, old.at, job_key),
@@ -255,7 +254,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::core::announce::{self, Announcement, DeadKind};
+    use crate::core::announce::{Announcement, DeadKind};
     use crate::core::caller::Platform;
     use crate::store::{Change, Store};
 
@@ -274,7 +273,12 @@ mod tests {
 
     fn key(tag: u8, chat_id: &str) -> Vec<u8> {
         let mut key = vec![tag];
-        key.extend(announce::job_key(1, 13, "audio:tamil", &chat(chat_id)));
+        key.extend(super::super::keys::job_of(
+            1,
+            13,
+            "audio:tamil",
+            &chat(chat_id),
+        ));
         key
     }
 
@@ -292,14 +296,17 @@ mod tests {
             "stream": "tv", "is_group": true});
         db.open_tree("chats")
             .unwrap()
-            .insert(chat("10").key(), serde_json::to_vec(&settings).unwrap())
+            .insert(
+                super::super::keys::chat(&chat("10")),
+                serde_json::to_vec(&settings).unwrap(),
+            )
             .unwrap();
         let sub = json!({"chat": chat("10"), "target": {"entry": 1}, "active": true,
             "mention_role": "77", "created_by": "telegram:10",
             "created_at": "2024-04-01T00:00:00Z"});
         let mut sub_key = vec![1];
         sub_key.extend_from_slice(&1u64.to_be_bytes());
-        sub_key.extend_from_slice(chat("10").key().as_bytes());
+        sub_key.extend_from_slice(super::super::keys::chat(&chat("10")).as_bytes());
         db.open_tree("subs")
             .unwrap()
             .insert(sub_key, serde_json::to_vec(&sub).unwrap())
@@ -322,7 +329,12 @@ mod tests {
         jobs.insert(key(b'x', "12"), serde_json::to_vec(&dead).unwrap())
             .unwrap();
         let mut other = vec![b'D'];
-        other.extend(announce::job_key(1, 12, "audio:tamil", &chat("11")));
+        other.extend(super::super::keys::job_of(
+            1,
+            12,
+            "audio:tamil",
+            &chat("11"),
+        ));
         jobs.insert(other, serde_json::to_vec(&delivered).unwrap())
             .unwrap();
         db.flush().unwrap();

@@ -14,7 +14,7 @@ mod outbox;
 mod records;
 
 pub use announce::Subscribed;
-pub use outbox::{Deliveries, DueJob, ReleaseCache};
+pub use outbox::{Deliveries, DueJob, JobKey, ReleaseCache};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -25,7 +25,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
 use crate::core::announce::{DeadKind, Job};
-use crate::core::model::{Entry, EntryId};
+use crate::core::catalog::model::{Entry, EntryId};
 
 /// What can go wrong below the core.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,20 @@ pub struct Snapshot {
     pub schema_version: u32,
     /// Tree name → its records in key order.
     pub trees: Vec<(String, Records)>,
+}
+
+#[cfg(test)]
+impl Snapshot {
+    /// Loses a release's shared record, as a hand-edited backup might: the
+    /// jobs it queued can then no longer be read.
+    pub(crate) fn lose_release(&mut self, entry: EntryId, episode: u32, variant: &str) {
+        let gone = outbox::release_record_key(&keys::release(entry, episode, variant));
+        for (name, records) in &mut self.trees {
+            if name == "jobs" {
+                records.retain(|(key, _)| key != &gone);
+            }
+        }
+    }
 }
 
 /// Writes that land together or not at all.
@@ -281,7 +295,7 @@ impl Store {
                     "the entry was deleted",
                     now,
                 )?;
-                withdrawn.push((job.key(), outbox::due_key(&job), letter));
+                withdrawn.push((keys::job(&job), outbox::due_key(&job), letter));
             }
         }
         let trees = (

@@ -38,9 +38,9 @@ use sled::Transactional;
 use super::announce::{TxResult, chat_sub_key, millis, platform_byte, platform_of, sub_key};
 use super::records::{self, DeliveredRecord, QueuedRecord};
 use super::{Store, StoreError, decode, encode};
-use crate::core::announce::{self, Announcement, DeadKind, DeadLetter, Delivered, Job};
+use crate::core::announce::{Announcement, DeadKind, DeadLetter, Delivered, Job};
 use crate::core::caller::{ChatRef, Platform};
-use crate::core::model::EntryId;
+use crate::core::catalog::model::EntryId;
 
 const RELEASE: u8 = b'r';
 const DUE: u8 = b'd';
@@ -80,7 +80,12 @@ fn platform_end(platform: Platform) -> Vec<u8> {
 
 /// `d ‖ platform ‖ due ms ‖ job key ‖ group`: a job's row.
 pub(super) fn due_key(job: &Job) -> Vec<u8> {
-    due_key_of(job.chat.platform, job.due_at, &job.key(), job.is_group)
+    due_key_of(
+        job.chat.platform,
+        job.due_at,
+        &super::keys::job(&job),
+        job.is_group,
+    )
 }
 
 fn due_key_of(platform: Platform, due_at: DateTime<Utc>, job_key: &[u8], group: bool) -> Vec<u8> {
@@ -105,10 +110,20 @@ pub(super) fn release_of(job_key: &[u8]) -> Option<&[u8]> {
     job_key.get(..12 + zero + 1)
 }
 
+/// A queued job's identity as the store keys it; opaque outside the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobKey(Vec<u8>);
+
+impl JobKey {
+    pub fn of(job: &Job) -> JobKey {
+        JobKey(super::keys::job(job))
+    }
+}
+
 /// A row of the queue, its record not yet decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueJob {
-    pub key: Vec<u8>,
+    pub key: JobKey,
     pub due_at: DateTime<Utc>,
     pub chat: ChatRef,
     pub is_group: bool,
@@ -131,7 +146,7 @@ fn decode_row(row_key: sled::IVec, record: sled::IVec) -> Option<DueJob> {
     let chat_key = std::str::from_utf8(job_key.get(release.len()..)?).ok()?;
     let (_, chat_id) = chat_key.split_once(':')?;
     Some(DueJob {
-        key: job_key.to_vec(),
+        key: JobKey(job_key.to_vec()),
         due_at: DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?,
         chat: ChatRef {
             platform,
@@ -358,8 +373,8 @@ impl Store {
         let own = QueuedRecord::decode(&due.record)
             .ok_or_else(|| StoreError::Corrupt("a queued job's record does not decode".into()))?;
         let (entry, episode, variant) =
-            announce::parse_release_key(&due.key).ok_or_else(corrupt_key)?;
-        let release = release_of(&due.key).ok_or_else(corrupt_key)?;
+            super::keys::parse_release(&due.key.0).ok_or_else(corrupt_key)?;
+        let release = release_of(&due.key.0).ok_or_else(corrupt_key)?;
         if !cache.releases.contains_key(release) {
             let value = self
                 .jobs
@@ -496,7 +511,7 @@ impl Store {
         })?;
         let mut batch = sled::Batch::default();
         batch.remove(due.row.clone());
-        batch.insert(dead_key(&due.key), letter);
+        batch.insert(dead_key(&due.key.0), letter);
         self.jobs.apply_batch(batch)?;
         Ok(())
     }
@@ -513,7 +528,7 @@ impl Store {
         for job in jobs {
             batch.remove(due_key(job));
             batch.insert(
-                dead_key(&job.key()),
+                dead_key(&super::keys::job(&job)),
                 DeadRecord::encode(job, kind, reason, at)?,
             );
         }
@@ -532,7 +547,7 @@ impl Store {
         let mut jobs = Vec::new();
         for due in self.all_queued(floors) {
             let due = due?;
-            if wanted(&due.key) {
+            if wanted(&due.key.0) {
                 jobs.push(self.due_job(&due, &mut cache)?);
             }
         }
@@ -541,7 +556,7 @@ impl Store {
 
     fn queued_for_chat(&self, floors: &Floors, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
         // The chat is the end of the job key.
-        let wanted = chat.key();
+        let wanted = super::keys::chat(chat);
         self.queued_where(floors, |key| {
             release_of(key).is_some_and(|r| key.get(r.len()..) == Some(wanted.as_bytes()))
         })
@@ -586,7 +601,7 @@ impl Store {
         let _gate = self.writing();
         let mut floors = self.outbox();
         let jobs = self.queued_for_chat(&floors, from)?;
-        let settings = self.chats.get(from.key())?;
+        let settings = self.chats.get(super::keys::chat(from))?;
         let subs = self.subscriptions_of(from)?;
         let mut sub_rows = Vec::new();
         for sub in &subs {
@@ -609,8 +624,8 @@ impl Store {
         (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
             |(chats, subs_t, chat_subs, jobs_t)| -> TxResult<()> {
                 if let Some(settings) = &settings {
-                    chats.remove(from.key().as_bytes())?;
-                    chats.insert(to.key().as_bytes(), settings.as_ref())?;
+                    chats.remove(super::keys::chat(&from).as_bytes())?;
+                    chats.insert(super::keys::chat(&to).as_bytes(), settings.as_ref())?;
                 }
                 for (old, old_index, new, new_index, value) in &sub_rows {
                     subs_t.remove(old.as_slice())?;
@@ -647,11 +662,11 @@ impl Store {
         let mut delivered = Vec::new();
         for read in self.jobs.scan_prefix([DUE]).map(row) {
             let due = read?;
-            if due.is_queued() || !due.key.starts_with(&id) {
+            if due.is_queued() || !due.key.0.starts_with(&id) {
                 continue;
             }
             let (entry, episode, variant, chat) =
-                announce::parse_job_key(&due.key).ok_or_else(corrupt_key)?;
+                super::keys::parse_job(&due.key.0).ok_or_else(corrupt_key)?;
             let record = DeliveredRecord::decode(&due.record).ok_or_else(|| {
                 StoreError::Corrupt("a delivered post's record does not decode".into())
             })?;
@@ -677,7 +692,7 @@ impl Store {
             .map(|read| {
                 let (k, v) = read?;
                 let (entry, episode, variant, chat) =
-                    announce::parse_job_key(k.get(1..).unwrap_or_default())
+                    super::keys::parse_job(k.get(1..).unwrap_or_default())
                         .ok_or_else(corrupt_key)?;
                 let record: DeadRecord = decode(&v)?;
                 Ok(DeadLetter {
@@ -710,7 +725,10 @@ impl Store {
     /// written and handed to [`Store::queued_rows_written`].
     pub(super) fn new_jobs<'a>(&self, jobs: &'a [Job]) -> Result<Vec<ReleaseRows<'a>>, StoreError> {
         // A job given twice is queued once, as first given.
-        let mut keyed: Vec<(Vec<u8>, &'a Job)> = jobs.iter().map(|job| (job.key(), job)).collect();
+        let mut keyed: Vec<(Vec<u8>, &'a Job)> = jobs
+            .iter()
+            .map(|job| (super::keys::job(job), job))
+            .collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         keyed.dedup_by(|later, first| later.0 == first.0);
         let mut releases: Vec<ReleaseRows<'a>> = Vec::new();
@@ -756,8 +774,8 @@ impl Store {
                     let from = platform_until(platform, since - chrono::Duration::milliseconds(1));
                     for read in self.rows_from(from, platform_end(platform)) {
                         let due = read?;
-                        if due.key.starts_with(prefix) {
-                            existing.insert(due.key);
+                        if due.key.0.starts_with(prefix) {
+                            existing.insert(due.key.0);
                         }
                     }
                 }

@@ -12,8 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::core::announce::{ChatSettings, Job, Subscription, Target};
-use crate::core::caller::ChatRef;
-use crate::core::model::Kind;
+use crate::core::catalog::model::Kind;
 
 /// The tag of a queued job's record.
 const QUEUED: u8 = 1;
@@ -204,7 +203,7 @@ impl QueuedRecord {
 /// A subscription's record.
 pub fn encode_subscription(sub: &Subscription) -> Vec<u8> {
     let mut w = Writer::new(SUBSCRIPTION, 64);
-    w.str(&sub.chat.key());
+    w.str(&super::keys::chat(&sub.chat));
     match sub.target {
         Target::All => w.u8(0),
         Target::Entry(id) => {
@@ -224,7 +223,7 @@ pub fn encode_subscription(sub: &Subscription) -> Vec<u8> {
 
 pub fn decode_subscription(bytes: &[u8]) -> Option<Subscription> {
     let mut r = Reader::new(SUBSCRIPTION, bytes)?;
-    let chat = ChatRef::from_key(&r.str()?)?;
+    let chat = super::keys::parse_chat(&r.str()?)?;
     let target = match r.u8()? {
         0 => Target::All,
         1 => Target::Entry(r.u64()?),

@@ -21,7 +21,7 @@ use serenity::interactions_endpoint::Verifier;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::core::app::App;
+use crate::app::App;
 
 /// How old a signed request may be, in seconds, either way.
 pub const MAX_AGE_SECS: i64 = 300;

@@ -29,9 +29,9 @@ use serenity::all::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::app::App;
 use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
-use crate::core::app::App;
 use crate::core::caller::{Caller, ChatRef, Platform};
 use crate::core::command::{self, Command};
 use crate::core::reply::{ErrorKind, Reply};

@@ -28,9 +28,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use self::render::Rendered;
+use crate::app::App;
 use crate::config::TelegramConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
-use crate::core::app::App;
 use crate::core::caller::{Caller, ChatRef, Platform};
 use crate::core::command::{self, Command, TitleRef};
 use crate::core::reply::{ErrorKind, Reply};

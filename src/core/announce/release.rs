@@ -1,137 +1,17 @@
-//! New-episode announcements: subscriptions, chat settings, release events,
-//! the outbox's jobs, and the [`Notifier`] trait every platform implements.
-//!
-//! A release event (an admin's `episode`, a broadcast rule reaching its air
-//! time, or an import) is recorded together with one outbox job per matching
-//! chat, in one store transaction. A job's identity is (entry, episode,
-//! variant, chat), so the same release can never be queued or delivered
-//! twice. The dispatcher ([`super::dispatch`]) drains due jobs.
+//! Releases and the jobs they queue: what every chat is told about a new
+//! episode ([`Announcement`]), one [`Job`] per chat that wants it
+//! ([`jobs_for`]), and the episodes broadcast rules make due
+//! ([`broadcast_events`]).
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::caller::{ChatRef, Platform};
-use super::model::{Entry, EntryId, Kind, Link};
 use super::schedule::{Bounds, Rule};
-use super::text;
-
-/// Longest announcement delay a chat may set: one week.
-pub const MAX_DELAY_MIN: u32 = 7 * 24 * 60;
-
-/// What a subscription follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    Entry(EntryId),
-    /// Every entry (optionally filtered by kind or genre).
-    All,
-}
-
-/// A chat's subscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Subscription {
-    pub chat: ChatRef,
-    pub target: Target,
-    /// For `All`: only this kind.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Kind>,
-    /// For `All`: only entries with this genre.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub genre: Option<String>,
-    pub active: bool,
-    /// Why it was deactivated (the bot was removed from the chat, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inactive_reason: Option<String>,
-    /// A role to mention with each announcement (a Discord role id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mention_role: Option<String>,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl Subscription {
-    /// Whether a release of `entry` concerns this subscription.
-    pub fn covers(&self, entry: &Entry) -> bool {
-        if !self.active {
-            return false;
-        }
-        match self.target {
-            Target::Entry(id) => id == entry.id,
-            Target::All => {
-                self.kind.is_none_or(|k| entry.kind == Some(k))
-                    && self.genre.as_ref().is_none_or(|g| {
-                        let g = text::fold(g).key;
-                        entry.genres.iter().any(|have| text::fold(have).key == g)
-                    })
-            }
-        }
-    }
-}
-
-/// Per-chat announcement settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatSettings {
-    /// IANA time zone for times shown in this chat.
-    pub tz: String,
-    /// Minutes to wait after a release before announcing it.
-    pub delay_min: u32,
-    /// Audio languages to announce (lower case); empty means all.
-    #[serde(default)]
-    pub audio: Vec<String>,
-    /// The stream whose broadcast schedule this chat follows (`tv`, or a
-    /// site such as `crunchyroll`); `none` turns schedule announcements off.
-    pub stream: String,
-    /// A group or channel (stricter platform rate limits apply).
-    #[serde(default)]
-    pub is_group: bool,
-}
-
-impl Default for ChatSettings {
-    fn default() -> Self {
-        ChatSettings {
-            tz: "UTC".into(),
-            delay_min: 0,
-            audio: Vec::new(),
-            stream: "tv".into(),
-            is_group: false,
-        }
-    }
-}
-
-/// Which variant of an episode a release is: an audio language (the admin
-/// `episode` command; `original` when none is given) or a stream's broadcast.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Variant {
-    Audio(String),
-    Stream(String),
-}
-
-impl Variant {
-    /// The variant for a release in `audio` (`None`: the original audio).
-    pub fn audio(audio: Option<&str>) -> Variant {
-        Variant::Audio(audio.map_or_else(|| "original".to_owned(), str::to_lowercase))
-    }
-
-    /// `audio:tamil`, `stream:tv`: the variant part of a job's key.
-    pub fn key(&self) -> String {
-        match self {
-            Variant::Audio(a) => format!("audio:{a}"),
-            Variant::Stream(s) => format!("stream:{s}"),
-        }
-    }
-
-    /// Whether a chat with `settings` wants this variant.
-    pub fn wanted_by(&self, settings: &ChatSettings) -> bool {
-        match self {
-            Variant::Audio(a) => settings.audio.is_empty() || settings.audio.iter().any(|w| w == a),
-            Variant::Stream(s) => &settings.stream == s,
-        }
-    }
-}
+use super::{ChatSettings, Subscription, Variant};
+use crate::core::caller::ChatRef;
+use crate::core::catalog::model::{Entry, EntryId, Link};
 
 /// One released episode, as an event to announce.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,118 +96,25 @@ impl Job {
         }
     }
 
-    /// `entry ‖ episode ‖ variant ‖ 0 ‖ chat`: a job's identity, ordered by entry.
-    pub fn key(&self) -> Vec<u8> {
-        job_key(self.entry, self.episode, &self.variant, &self.chat)
+    /// What makes this job one of a kind: the release and the chat.
+    pub fn id(&self) -> JobId {
+        JobId {
+            entry: self.entry,
+            episode: self.episode,
+            variant: self.variant.clone(),
+            chat: self.chat.clone(),
+        }
     }
 }
 
-/// `entry ‖ episode ‖ variant ‖ 0`: a release's identity, and the start of
-/// the key of every job it queues.
-pub fn release_key(entry: EntryId, episode: u32, variant: &str) -> Vec<u8> {
-    // Room for the chat key a job key appends.
-    let mut key = Vec::with_capacity(12 + variant.len() + 1 + 32);
-    key.extend_from_slice(&entry.to_be_bytes());
-    key.extend_from_slice(&episode.to_be_bytes());
-    key.extend_from_slice(variant.as_bytes());
-    key.push(0);
-    key
-}
-
-/// The store key of a job.
-pub fn job_key(entry: EntryId, episode: u32, variant: &str, chat: &ChatRef) -> Vec<u8> {
-    let mut key = release_key(entry, episode, variant);
-    key.extend_from_slice(chat.key().as_bytes());
-    key
-}
-
-/// A job's identity read back from its key: (entry, episode, variant, chat).
-pub fn parse_job_key(key: &[u8]) -> Option<(EntryId, u32, String, ChatRef)> {
-    let (entry, episode, variant) = parse_release_key(key)?;
-    let chat_key = key.get(12 + variant.len() + 1..)?;
-    let chat = ChatRef::from_key(std::str::from_utf8(chat_key).ok()?)?;
-    Some((entry, episode, variant, chat))
-}
-
-/// A release's identity read back from its key, or from the start of a
-/// job key: (entry, episode, variant).
-pub fn parse_release_key(key: &[u8]) -> Option<(EntryId, u32, String)> {
-    let entry = EntryId::from_be_bytes(key.get(..8)?.try_into().ok()?);
-    let episode = u32::from_be_bytes(key.get(8..12)?.try_into().ok()?);
-    let rest = key.get(12..)?;
-    let zero = rest.iter().position(|&b| b == 0)?;
-    let variant = std::str::from_utf8(rest.get(..zero)?).ok()?.to_owned();
-    Some((entry, episode, variant))
-}
-
-/// A job that was posted: what it was, and the platform's message id. The
-/// announcement itself is not kept (it was posted).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivered {
+/// A job's identity: one release (entry, episode, variant) in one chat.
+/// The store never queues two jobs with the same identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobId {
     pub entry: EntryId,
     pub episode: u32,
     pub variant: String,
     pub chat: ChatRef,
-    pub message_id: String,
-    pub at: DateTime<Utc>,
-}
-
-/// Why a job ended without a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeadKind {
-    /// Gave up after the configured number of attempts.
-    Failed,
-    /// The bot may not post there any more (removed, chat gone).
-    Forbidden,
-    /// It came due longer ago than the catch-up window (the bot was down).
-    Expired,
-    /// The entry was deleted before it was sent.
-    Withdrawn,
-}
-
-/// A job that ended without a post.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub entry: EntryId,
-    pub episode: u32,
-    pub variant: String,
-    pub chat: ChatRef,
-    /// Send attempts made before it ended.
-    pub attempts: u32,
-    pub kind: DeadKind,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-}
-
-/// How a send went, as a notifier reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Posted; the platform's message id.
-    Delivered { message_id: String },
-    /// Rate-limited: try again after this long. `global` when the whole bot
-    /// is limited rather than this chat.
-    RetryAfter { after: Duration, global: bool },
-    /// A server or network error: back off and retry.
-    Transient(String),
-    /// The bot may not post to this chat (403, chat not found).
-    Forbidden(String),
-    /// The platform refused this message itself (a 400 for its content):
-    /// retrying cannot help, so it is dead-lettered at once.
-    Rejected(String),
-    /// The chat moved (Telegram's `migrate_to_chat_id`): resend there.
-    Migrated { to_chat_id: String },
-}
-
-/// A platform's way of posting announcements. Implemented by each adapter
-/// and by recording fakes in tests.
-pub trait Notifier: Send + Sync + 'static {
-    fn platform(&self) -> Platform;
-    fn send(
-        &self,
-        chat: &ChatRef,
-        announcement: &Announcement,
-    ) -> impl Future<Output = SendOutcome> + Send;
 }
 
 /// What every chat is told about `event` (see [`Announcement::shared`]).
@@ -465,7 +252,9 @@ pub fn broadcast_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::Broadcast;
+    use crate::core::announce::Target;
+    use crate::core::caller::Platform;
+    use crate::core::catalog::model::{Broadcast, Kind};
 
     fn chat(id: &str) -> ChatRef {
         ChatRef {
@@ -548,7 +337,7 @@ mod tests {
             DateTime::UNIX_EPOCH + chrono::Duration::minutes(30)
         );
         assert_eq!(jobs[0].variant, "audio:tamil");
-        assert_ne!(jobs[0].key(), jobs[1].key());
+        assert_ne!(jobs[0].id(), jobs[1].id());
     }
 
     #[test]

@@ -204,10 +204,10 @@ pub fn checked_title(value: &str) -> Result<String, String> {
     if super::text::fold(&t).key.is_empty() {
         return Err("A title needs at least one letter or digit.".into());
     }
-    if t.chars().count() > super::command::MAX_TITLE_CHARS {
+    if t.chars().count() > crate::core::command::MAX_TITLE_CHARS {
         return Err(format!(
             "Titles are limited to {} characters.",
-            super::command::MAX_TITLE_CHARS
+            crate::core::command::MAX_TITLE_CHARS
         ));
     }
     Ok(t)

@@ -15,8 +15,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::admin::{self, FieldValue};
-use super::model::{EntryId, Kind, TitleLang};
+use super::catalog::edit::{self as admin, FieldValue};
+use super::catalog::model::{EntryId, Kind, TitleLang};
 
 /// Longest chat line accepted (Telegram's message limit).
 pub const MAX_LINE_CHARS: usize = 4096;
@@ -464,7 +464,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             limit: MAX_LINE_CHARS,
         });
     }
-    let line = super::text::clean_input(line);
+    let line = super::catalog::text::clean_input(line);
     let (head, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
     match head.to_ascii_lowercase().as_str() {
         "/anime" => parse_anime(rest.trim()),
@@ -659,7 +659,7 @@ fn parse_admin(args: &str) -> Result<AdminCommand, ParseError> {
                 return Err(usage(
                     format!(
                         "What should change? Fields: {}",
-                        super::model::Field::names()
+                        super::catalog::model::Field::names()
                     ),
                     usage_of(topic),
                 ));
@@ -777,7 +777,8 @@ fn parse_settings(args: &str) -> Result<SettingsChange, ParseError> {
         "" => Ok(SettingsChange::Show),
         "tz" | "timezone" | "zone" => {
             need(value)?;
-            let tz = super::schedule::time_zone(value).map_err(|e| usage(e.to_string(), u))?;
+            let tz =
+                super::announce::schedule::time_zone(value).map_err(|e| usage(e.to_string(), u))?;
             Ok(SettingsChange::TimeZone(tz.name().to_owned()))
         }
         "delay" => match value.trim_end_matches("min").trim().parse::<u32>() {
@@ -904,7 +905,7 @@ fn parse_score(target: TitleRef, pairs: &[(String, String)]) -> Result<AdminComm
                     .ok()
                     .filter(|v: &f64| v.is_finite() && *v >= 0.0)
                     .ok_or_else(|| usage(format!("{source}=\"{value}\" is not a score."), u))?;
-                let known = super::scores::source(source);
+                let known = super::catalog::scores::source(source);
                 let key = known.map_or_else(|| source.to_owned(), |s| s.key.to_owned());
                 set.push(ScoreInput {
                     source: key,

@@ -6,12 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::{App, CommandError, Resolved, record_episode};
+use crate::core::announce::schedule::{self, Bounds, Rule};
 use crate::core::announce::{self, ChatSettings, Job, ReleaseEvent, Subscription, Target, Variant};
 use crate::core::caller::Caller;
+use crate::core::catalog::model::{Entry, Release};
 use crate::core::command::{EpisodeInput, SettingsChange, SubTarget, TitleRef};
-use crate::core::model::{Entry, Release};
 use crate::core::reply::{ListItem, ListView, Reply};
-use crate::core::schedule::{self, Bounds, Rule};
 use crate::store::{Change, StoreError, Subscribed};
 
 /// Most lines `/anime airing` lists.
@@ -309,7 +309,7 @@ impl App {
             if !recent {
                 return Ok(Vec::new());
             }
-            Ok(announce::jobs_for(
+            Ok(announce::release::jobs_for(
                 entry,
                 &event(entry),
                 &self.store().subscribers_of(entry.id)?,
@@ -347,7 +347,7 @@ impl App {
                     qualities: release.qualities.clone(),
                     episode_title: release.title.clone(),
                 };
-                jobs.extend(announce::jobs_for(
+                jobs.extend(announce::release::jobs_for(
                     entry,
                     &event,
                     &self.store().subscribers_of(entry.id)?,
@@ -381,7 +381,7 @@ impl App {
             .cloned()
             .collect();
         for entry in entries {
-            let events = announce::broadcast_events(&entry, after, now);
+            let events = announce::release::broadcast_events(&entry, after, now);
             if events.is_empty() {
                 continue;
             }
@@ -404,7 +404,7 @@ impl App {
                 if now - event.at <= self.catch_up() {
                     change
                         .jobs
-                        .extend(announce::jobs_for(&updated, event, &subscribers));
+                        .extend(announce::release::jobs_for(&updated, event, &subscribers));
                 }
             }
             if updated != *entry {

@@ -9,19 +9,21 @@ use std::time::Instant;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::admin::{self, FieldValue};
-use super::announce::Job;
-use super::caller::{Caller, LOCAL_OWNER, Platform};
-use super::catalog::Catalog;
-use super::clock::Clock;
-use super::command::{self, AdminCommand, Command, EpisodeInput, ParseError, ScoreInput, TitleRef};
-use super::model::{Entry, EntryId, Field, Release, SourceScore, TitleLang};
-use super::reply::{
+use crate::core::announce::Job;
+use crate::core::caller::{Caller, LOCAL_OWNER, Platform};
+use crate::core::catalog::Catalog;
+use crate::core::catalog::edit::{self as admin, FieldValue};
+use crate::core::catalog::model::{Entry, EntryId, Field, Release, SourceScore, TitleLang};
+use crate::core::catalog::search::MatchKind;
+use crate::core::catalog::{scores, text};
+use crate::core::clock::Clock;
+use crate::core::command::{
+    self, AdminCommand, Command, EpisodeInput, ParseError, ScoreInput, TitleRef,
+};
+use crate::core::reply::{
     Card, Choice, ErrorKind, HelpEntry, HelpView, ListItem, ListView, NextEpisode, Picker, Reply,
     ScoresView,
 };
-use super::search::MatchKind;
-use super::{scores, text};
 use crate::import::{self, Format, ImportError};
 use crate::store::{AuditRecord, Change, Store, StoreError};
 
@@ -124,10 +126,11 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Woken whenever jobs are queued, so dispatchers need not poll.
     queued: Arc<tokio::sync::Notify>,
-    metrics: super::metrics::Metrics,
+    metrics: crate::core::metrics::Metrics,
 }
 
 mod announce;
+pub mod dispatch;
 
 /// Who seeds the demo catalog, in the audit log.
 const SEEDER: &str = "rouge:demo-seed";
@@ -152,13 +155,13 @@ impl App {
                 catch_up: settings.catch_up,
                 clock,
                 queued: Arc::new(tokio::sync::Notify::new()),
-                metrics: super::metrics::Metrics::default(),
+                metrics: crate::core::metrics::Metrics::default(),
             }),
         };
         if settings.seed_demo && app.inner.store.is_empty() {
             let summary = app.import(
                 Format::Rouge,
-                super::demo::CATALOG.as_bytes(),
+                crate::core::catalog::demo::CATALOG.as_bytes(),
                 SEEDER,
                 |_, _| {},
             )?;
@@ -177,7 +180,7 @@ impl App {
     }
 
     /// Counters and component health for `/metrics` and `/healthz`.
-    pub fn metrics(&self) -> &super::metrics::Metrics {
+    pub fn metrics(&self) -> &crate::core::metrics::Metrics {
         &self.inner.metrics
     }
 
@@ -909,8 +912,8 @@ impl App {
 /// The next episode of the original broadcast after `now`.
 fn next_broadcast(entry: &Entry, now: chrono::DateTime<chrono::Utc>) -> Option<NextEpisode> {
     let broadcast = entry.broadcasts.iter().find(|b| b.platform == "tv")?;
-    let rule: super::schedule::Rule = broadcast.rule.parse().ok()?;
-    let bounds = super::schedule::Bounds {
+    let rule: crate::core::announce::schedule::Rule = broadcast.rule.parse().ok()?;
+    let bounds = crate::core::announce::schedule::Bounds {
         ends: broadcast.ends,
         episodes: entry.episodes,
     };

@@ -11,8 +11,8 @@
 //! crash loses nothing; it can repeat only the jobs that were sent but not
 //! yet recorded (in flight). Recording is flushed once per round of sends.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,229 +21,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::announce::{DeadKind, Job, Notifier, SendOutcome};
-use super::app::App;
-use super::caller::ChatRef;
-use crate::store::{ReleaseCache, StoreError};
-
-/// `count` sends per `per`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl Rate {
-    pub const fn new(count: u32, per: Duration) -> Rate {
-        Rate { count, per }
-    }
-}
-
-/// A platform's posting limits.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimits {
-    /// All sends of the bot.
-    pub global: Rate,
-    /// Sends to any one chat.
-    pub per_chat: Rate,
-    /// Sends to any one group or channel, on top of `per_chat`.
-    pub per_group: Rate,
-}
-
-impl RateLimits {
-    /// Telegram's published limits: 30 messages a second overall, one a
-    /// second per chat, 20 a minute per group or channel.
-    pub const TELEGRAM: RateLimits = RateLimits {
-        global: Rate::new(30, Duration::from_secs(1)),
-        per_chat: Rate::new(1, Duration::from_secs(1)),
-        per_group: Rate::new(20, Duration::from_secs(60)),
-    };
-    /// Discord's: 50 requests a second overall, 5 per 5 seconds per channel.
-    pub const DISCORD: RateLimits = RateLimits {
-        global: Rate::new(50, Duration::from_secs(1)),
-        per_chat: Rate::new(5, Duration::from_secs(5)),
-        per_group: Rate::new(5, Duration::from_secs(5)),
-    };
-    /// The local console: effectively unlimited.
-    pub const LOCAL: RateLimits = RateLimits {
-        global: Rate::new(1000, Duration::from_secs(1)),
-        per_chat: Rate::new(1000, Duration::from_secs(1)),
-        per_group: Rate::new(1000, Duration::from_secs(1)),
-    };
-}
-
-/// How a dispatcher behaves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DispatchSettings {
-    pub limits: RateLimits,
-    pub max_attempts: u32,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    pub send_timeout: Duration,
-    pub max_in_flight: usize,
-}
-
-impl DispatchSettings {
-    /// Defaults with the given limits.
-    pub fn with_limits(limits: RateLimits) -> DispatchSettings {
-        DispatchSettings {
-            limits,
-            max_attempts: 8,
-            backoff_base: Duration::from_secs(5),
-            backoff_max: Duration::from_secs(1800),
-            send_timeout: Duration::from_secs(30),
-            max_in_flight: 16,
-        }
-    }
-}
-
-/// A sliding window: at most `count` sends in any span of `per`. Unlike a
-/// token bucket, it never lets a burst exceed the limit over any window.
-#[derive(Debug, Clone, Default)]
-struct Window {
-    sent: std::collections::VecDeque<DateTime<Utc>>,
-    /// No sends before this (a 429's `retry_after`).
-    paused_until: Option<DateTime<Utc>>,
-}
-
-impl Window {
-    fn forget_old(&mut self, rate: Rate, now: DateTime<Utc>) {
-        let span = chrono::Duration::from_std(rate.per).unwrap_or_default();
-        while self.sent.front().is_some_and(|&t| now - t >= span) {
-            self.sent.pop_front();
-        }
-    }
-
-    fn ready(&mut self, rate: Rate, now: DateTime<Utc>) -> bool {
-        if self.paused_until.is_some_and(|until| now < until) {
-            return false;
-        }
-        self.forget_old(rate, now);
-        self.sent.len() < rate.count as usize
-    }
-
-    /// When the window next has room.
-    fn next_room(&self, rate: Rate) -> Option<DateTime<Utc>> {
-        let span = chrono::Duration::from_std(rate.per).unwrap_or_default();
-        let room = (self.sent.len() >= rate.count as usize)
-            .then(|| self.sent.front().map(|&t| t + span))
-            .flatten();
-        match (room, self.paused_until) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn idle(&mut self, rate: Rate, now: DateTime<Utc>) -> bool {
-        self.forget_old(rate, now);
-        self.sent.is_empty() && self.paused_until.is_none_or(|p| p <= now)
-    }
-}
-
-/// A fast hasher (the multiply-rotate scheme of rustc's FxHash) for the
-/// dispatcher's per-job maps. Their keys are chat ids and job keys the
-/// platforms assign, not text a user chooses, so the flooding resistance
-/// of the standard hasher buys nothing here.
-#[derive(Default, Clone, Copy)]
-struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Fast = BuildHasherDefault<FastHasher>;
-
-/// The windows of one platform: global, per chat and per group.
-struct Limiter {
-    limits: RateLimits,
-    global: Window,
-    chats: HashMap<ChatRef, Window, Fast>,
-    groups: HashMap<ChatRef, Window, Fast>,
-}
-
-impl Limiter {
-    fn new(limits: RateLimits) -> Limiter {
-        Limiter {
-            limits,
-            global: Window::default(),
-            chats: HashMap::default(),
-            groups: HashMap::default(),
-        }
-    }
-
-    /// Records a send to `chat` if every window that applies has room.
-    fn try_acquire(&mut self, chat: &ChatRef, is_group: bool, now: DateTime<Utc>) -> bool {
-        let limits = self.limits;
-        if !self.global.ready(limits.global, now) {
-            return false;
-        }
-        // A chat seen for the first time has room; it gets its windows
-        // only when it is sent to.
-        if self
-            .chats
-            .get_mut(chat)
-            .is_some_and(|w| !w.ready(limits.per_chat, now))
-        {
-            return false;
-        }
-        if is_group {
-            if self
-                .groups
-                .get_mut(chat)
-                .is_some_and(|w| !w.ready(limits.per_group, now))
-            {
-                return false;
-            }
-            self.groups
-                .entry(chat.clone())
-                .or_default()
-                .sent
-                .push_back(now);
-        }
-        self.chats
-            .entry(chat.clone())
-            .or_default()
-            .sent
-            .push_back(now);
-        self.global.sent.push_back(now);
-        true
-    }
-
-    fn global_ready(&mut self, now: DateTime<Utc>) -> bool {
-        self.global.ready(self.limits.global, now)
-    }
-
-    fn pause(&mut self, chat: Option<&ChatRef>, until: DateTime<Utc>) {
-        let window = match chat {
-            Some(chat) => self.chats.entry(chat.clone()).or_default(),
-            None => &mut self.global,
-        };
-        window.paused_until = Some(window.paused_until.map_or(until, |p| p.max(until)));
-    }
-
-    /// When the global window next has room, if it is full now.
-    fn global_next(&self) -> Option<DateTime<Utc>> {
-        self.global.next_room(self.limits.global)
-    }
-
-    /// Forgets idle chats so the maps do not grow without bound.
-    fn prune(&mut self, now: DateTime<Utc>) {
-        let limits = self.limits;
-        self.chats.retain(|_, w| !w.idle(limits.per_chat, now));
-        self.groups.retain(|_, w| !w.idle(limits.per_group, now));
-    }
-}
+use super::App;
+use crate::core::announce::limits::{DispatchSettings, Fast, FastHasher, Limiter};
+use crate::core::announce::{DeadKind, Job, Notifier, SendOutcome};
+use crate::core::caller::ChatRef;
+use crate::store::{JobKey, ReleaseCache, StoreError};
 
 /// A send outcome's name in metrics.
 fn outcome_name(outcome: &SendOutcome) -> &'static str {
@@ -271,7 +53,7 @@ pub struct Dispatcher<N: Notifier> {
     notifier: Arc<N>,
     settings: DispatchSettings,
     limiter: Limiter,
-    in_flight: HashSet<Vec<u8>, Fast>,
+    in_flight: HashSet<JobKey, Fast>,
     releases: ReleaseCache,
 }
 
@@ -350,7 +132,7 @@ impl<N: Notifier> Dispatcher<N> {
         outcome: SendOutcome,
         now: DateTime<Utc>,
     ) -> Result<Tally, StoreError> {
-        self.in_flight.remove(&job.key());
+        self.in_flight.remove(&JobKey::of(job));
         let store = self.app.store();
         let mut tally = Tally::default();
         self.app
@@ -428,7 +210,7 @@ impl<N: Notifier> Dispatcher<N> {
         for (job, outcome) in &results {
             match outcome {
                 SendOutcome::Delivered { message_id } => {
-                    self.in_flight.remove(&job.key());
+                    self.in_flight.remove(&JobKey::of(job));
                     posts.push((job, message_id));
                 }
                 other => {
@@ -454,9 +236,9 @@ impl<N: Notifier> Dispatcher<N> {
         let base = self.settings.backoff_base.as_secs_f64();
         let capped = (base * 2f64.powi(attempts.saturating_sub(1).min(30) as i32))
             .min(self.settings.backoff_max.as_secs_f64());
-        let hash = job.key().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x1000_0000_01b3)
-        });
+        let mut hasher = FastHasher::default();
+        job.id().hash(&mut hasher);
+        let hash = hasher.finish();
         let jitter = 0.5 + ((hash ^ u64::from(attempts)) % 1000) as f64 / 1000.0;
         Duration::from_secs_f64(capped * jitter)
     }
@@ -603,71 +385,13 @@ impl<N: Notifier> Dispatcher<N> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_allow_their_rate() {
-        let t0 = DateTime::UNIX_EPOCH;
-        let mut limiter = Limiter::new(RateLimits::TELEGRAM);
-        let chat = ChatRef {
-            platform: crate::core::caller::Platform::Telegram,
-            chat_id: "1".into(),
-        };
-        assert!(limiter.try_acquire(&chat, false, t0));
-        assert!(
-            !limiter.try_acquire(&chat, false, t0),
-            "one a second per chat"
-        );
-        assert!(limiter.try_acquire(&chat, false, t0 + chrono::Duration::seconds(1)));
-        // 30 a second overall.
-        let sent = (0..100)
-            .filter(|i| {
-                limiter.try_acquire(
-                    &ChatRef {
-                        platform: chat.platform,
-                        chat_id: format!("c{i}"),
-                    },
-                    false,
-                    t0 + chrono::Duration::seconds(1),
-                )
-            })
-            .count();
-        assert_eq!(sent, 29);
-        limiter.pause(None, t0 + chrono::Duration::seconds(10));
-        assert!(!limiter.try_acquire(&chat, false, t0 + chrono::Duration::seconds(5)));
-        assert!(limiter.try_acquire(&chat, false, t0 + chrono::Duration::seconds(10)));
-    }
-
-    #[test]
-    fn groups_get_twenty_in_any_minute() {
-        let t0 = DateTime::UNIX_EPOCH;
-        let mut limiter = Limiter::new(RateLimits::TELEGRAM);
-        let group = ChatRef {
-            platform: crate::core::caller::Platform::Telegram,
-            chat_id: "-100".into(),
-        };
-        let sent: Vec<i64> = (0..120)
-            .filter(|s| limiter.try_acquire(&group, true, t0 + chrono::Duration::seconds(*s)))
-            .collect();
-        assert_eq!(sent.len(), 40);
-        for (i, at) in sent.iter().enumerate() {
-            let in_minute = sent[i..].iter().take_while(|&&t| t < at + 60).count();
-            assert!(
-                in_minute <= 20,
-                "{in_minute} sends in the minute from {at}s"
-            );
-        }
-    }
-}
-
-#[cfg(test)]
 mod damaged {
     use std::sync::Arc;
 
     use super::*;
-    use crate::core::announce::{self, Announcement};
-    use crate::core::app::Settings;
+    use crate::app::Settings;
+    use crate::core::announce::Announcement;
+    use crate::core::announce::limits::RateLimits;
     use crate::core::caller::Platform;
     use crate::core::clock::ManualClock;
     use crate::store::{Change, Store};
@@ -732,13 +456,7 @@ mod damaged {
         assert_eq!(original.apply(change, t0).expect("queued"), 3);
         // Episode 12's release record goes missing on the way through a backup.
         let mut snapshot = original.snapshot().expect("a snapshot");
-        let mut gone = vec![b'r'];
-        gone.extend(announce::release_key(1, 12, "audio:tamil"));
-        for (name, records) in &mut snapshot.trees {
-            if name == "jobs" {
-                records.retain(|(key, _)| key != &gone);
-            }
-        }
+        snapshot.lose_release(1, 12, "audio:tamil");
         let store = Store::temporary().expect("a store");
         store.restore(&snapshot).expect("restored");
         let app =
