@@ -98,14 +98,16 @@ fn owner() -> Caller {
 }
 
 /// An app over a fresh temporary store (with the demo catalog) in which
-/// `chats` chats are subscribed to entry #1, each by its admin's command.
-fn subscribed_app(clock: &ManualClock, chats: usize) -> App {
+/// `chats` chats are subscribed to entry #1, each by its admin's command;
+/// and that store.
+fn subscribed_app(clock: &ManualClock, chats: usize) -> (App, Store) {
     let settings = Settings {
         owners: vec!["telegram:1".into()],
         ..Settings::default()
     };
     let store = Store::temporary().expect("a temporary store should open");
-    let app = App::open(store, settings, Arc::new(clock.clone())).expect("the app should open");
+    let app =
+        App::open(store.clone(), settings, Arc::new(clock.clone())).expect("the app should open");
     for i in 0..chats {
         let reply = app.handle_line(&chat_admin(i), "/anime subscribe #1");
         assert!(
@@ -113,7 +115,7 @@ fn subscribed_app(clock: &ManualClock, chats: usize) -> App {
             "chat {i} cannot subscribe: {reply:?}"
         );
     }
-    app
+    (app, store)
 }
 
 /// The owner's episode command; checks it queued one job per chat.
@@ -362,7 +364,7 @@ fn simulate(chats: usize) {
     let t0 = start();
     let clock = ManualClock::new(t0);
     let setup = Instant::now();
-    let app = subscribed_app(&clock, chats);
+    let (app, store) = subscribed_app(&clock, chats);
     let groups = (0..chats).filter(|&i| is_group(i)).count();
     println!(
         "fan-out simulation: {chats} chats ({} private, {groups} groups) subscribed in {:.1?} (not timed)",
@@ -374,9 +376,9 @@ fn simulate(chats: usize) {
     let started = Instant::now();
     release(&app, RELEASE, chats);
     engine.enqueue = started.elapsed();
-    assert_eq!(app.store().queued(Platform::Telegram), chats);
+    assert_eq!(store.queued(Platform::Telegram), chats);
 
-    let anatomy = read_anatomy(&app, t0);
+    let anatomy = read_anatomy(&store, t0);
 
     let notifier = Arc::new(TelegramLimits::new(clock.clone()));
     let mut dispatcher = Dispatcher::new(
@@ -427,9 +429,8 @@ fn simulate(chats: usize) {
 
     // Every chat got exactly one post, and the store agrees.
     let state = notifier.state();
-    assert_eq!(app.store().queued(Platform::Telegram), 0);
-    let recorded: HashSet<ChatRef> = app
-        .store()
+    assert_eq!(store.queued(Platform::Telegram), 0);
+    let recorded: HashSet<ChatRef> = store
         .deliveries(Some(1), usize::MAX)
         .expect("read")
         .delivered
@@ -577,15 +578,14 @@ fn simulate(chats: usize) {
 /// of up to `room * 8 + 64` due jobs (192 with the default 16 in flight),
 /// against the 16 it can hand out at most. Median of 21 reads each, with
 /// the whole outbox queued (the read does not change the store).
-fn read_anatomy(app: &App, now: DateTime<Utc>) -> Vec<(usize, Duration)> {
+fn read_anatomy(store: &Store, now: DateTime<Utc>) -> Vec<(usize, Duration)> {
     [192, 16, 1]
         .into_iter()
         .map(|limit| {
             let mut times: Vec<Duration> = (0..21)
                 .map(|_| {
                     let started = Instant::now();
-                    let jobs = app
-                        .store()
+                    let jobs = store
                         .due_jobs(Platform::Telegram, now, limit)
                         .expect("read");
                     let took = started.elapsed();
@@ -628,7 +628,7 @@ enum Timed {
 /// so each queues a full set of new jobs.
 fn fanouts(iters: u64, timed: Timed) -> Duration {
     let clock = ManualClock::new(start());
-    let app = subscribed_app(&clock, BENCH_CHATS);
+    let (app, _store) = subscribed_app(&clock, BENCH_CHATS);
     let notifier = Arc::new(AlwaysDelivers);
     let mut dispatcher = Dispatcher::new(
         app.clone(),

@@ -139,7 +139,7 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
                 &config.data_dir.join("console_history"),
                 config.dispatch_settings(Platform::Local),
             )?;
-            app.store().flush()?;
+            app.flush()?;
             Ok(0)
         }
         CliCommand::Ask {

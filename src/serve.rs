@@ -71,7 +71,7 @@ pub async fn run(
             shutdown.cancel();
         }
     }
-    app.store().flush()?;
+    app.flush()?;
     info!("stopped");
     failure.map_or(Ok(()), Err)
 }

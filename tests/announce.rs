@@ -272,7 +272,8 @@ fn an_owners_episode_command_posts_exactly_once_per_subscribed_chat() {
 #[test]
 fn rate_limits_retry_after_and_failures() {
     let clock = ManualClock::new(start());
-    let app = open(Store::temporary().expect("store"), &clock);
+    let store = Store::temporary().expect("store");
+    let app = open(store.clone(), &clock);
     for chat in ["slow", "broken", "gone", "moved", "fine"] {
         ok(app.handle_line(&admin_of(chat), "/anime subscribe #1"));
     }
@@ -331,13 +332,13 @@ fn rate_limits_retry_after_and_failures() {
         Some(&1),
         "resent to the chat it moved to"
     );
-    assert_eq!(app.store().queued(Platform::Telegram), 0);
+    assert_eq!(store.queued(Platform::Telegram), 0);
 
     let gone = ChatRef {
         platform: Platform::Telegram,
         chat_id: "gone".into(),
     };
-    let subs = app.store().subscriptions_of(&gone).expect("subs");
+    let subs = store.subscriptions_of(&gone).expect("subs");
     assert!(
         subs.iter().all(|s| !s.active),
         "the kicked chat's subscription is deactivated"
@@ -347,7 +348,7 @@ fn rate_limits_retry_after_and_failures() {
         chat_id: "moved-super".into(),
     };
     assert_eq!(
-        app.store().subscriptions_of(&moved).expect("subs").len(),
+        store.subscriptions_of(&moved).expect("subs").len(),
         1,
         "the subscription followed the chat"
     );
@@ -446,13 +447,11 @@ fn crashes_lose_nothing_and_repeat_only_what_was_in_flight() {
     .into_iter()
     .cycle();
     loop {
-        let app = open(
-            // In one process a dropped store may release its lock a moment later.
-            Store::open_waiting(dir.path(), Duration::from_secs(10))
-                .expect("the store reopens after every crash"),
-            &clock,
-        );
-        if app.store().queued(Platform::Telegram) == 0 {
+        // In one process a dropped store may release its lock a moment later.
+        let store = Store::open_waiting(dir.path(), Duration::from_secs(10))
+            .expect("the store reopens after every crash");
+        let app = open(store.clone(), &clock);
+        if store.queued(Platform::Telegram) == 0 {
             break;
         }
         let mut dispatcher =
@@ -590,13 +589,14 @@ fn broadcast_schedules_announce_after_the_delay_and_catch_up_after_downtime() {
 #[test]
 fn a_deleted_entry_withdraws_its_queued_announcements() {
     let clock = ManualClock::new(start());
-    let app = open(Store::temporary().expect("store"), &clock);
+    let store = Store::temporary().expect("store");
+    let app = open(store.clone(), &clock);
     ok(app.handle_line(&admin_of("g"), "/anime subscribe frieren"));
     ok(app.handle_line(&admin_of("g"), "/anime settings delay 60"));
     ok(app.handle_line(&owner(), "/anime admin episode #2 ep=1 audio=English"));
-    assert_eq!(app.store().queued(Platform::Telegram), 1);
+    assert_eq!(store.queued(Platform::Telegram), 1);
     ok(app.handle_line(&owner(), "/anime admin delete #2"));
-    assert_eq!(app.store().queued(Platform::Telegram), 0);
+    assert_eq!(store.queued(Platform::Telegram), 0);
     let gone = app.handle_line(&owner(), "/anime admin episode #2 ep=2");
     assert!(
         matches!(&gone, Reply::Error(e) if e.kind == ErrorKind::NotFound),

@@ -20,16 +20,18 @@ fn clock() -> ManualClock {
 }
 
 fn demo_app() -> App {
+    demo_app_and_store().0
+}
+
+/// The demo app and its store, for tests that look into the store itself.
+fn demo_app_and_store() -> (App, Store) {
     let settings = Settings {
         owners: vec!["telegram:1".into()],
         ..Settings::default()
     };
-    App::open(
-        Store::temporary().expect("temporary store"),
-        settings,
-        Arc::new(clock()),
-    )
-    .expect("app opens")
+    let store = Store::temporary().expect("temporary store");
+    let app = App::open(store.clone(), settings, Arc::new(clock())).expect("app opens");
+    (app, store)
 }
 
 fn user(platform: Platform, id: &str) -> Caller {
@@ -263,7 +265,7 @@ fn hostile_and_malformed_input_gets_a_clear_reply_and_writes_nothing() {
 
 #[test]
 fn admin_add_alias_score_episode_and_delete() {
-    let app = demo_app();
+    let (app, store) = demo_app_and_store();
     let owner = Caller::local_owner();
     let Reply::Done(added) = app.handle_line(
         &owner,
@@ -315,7 +317,7 @@ fn admin_add_alias_score_episode_and_delete() {
         error_kind(&app.handle_line(&owner, &format!("/anime #{id}"))),
         Some(ErrorKind::NotFound)
     );
-    assert!(app.store().ratings(id).expect("ratings").is_empty());
+    assert!(store.ratings(id).expect("ratings").is_empty());
     let Reply::List(audit) = app.handle_line(&owner, "/anime admin audit") else {
         panic!("audit")
     };

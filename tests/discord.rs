@@ -48,6 +48,8 @@ macro_rules! require_spec {
 struct Harness {
     mock: DiscordMock,
     app: App,
+    /// The app's store, to check what it recorded.
+    store: Store,
     config: DiscordConfig,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -61,12 +63,8 @@ impl Harness {
             owners: vec![format!("discord:{OWNER}")],
             ..Settings::default()
         };
-        let app = App::open(
-            Store::temporary().expect("store"),
-            settings,
-            Arc::new(SystemClock),
-        )
-        .expect("app");
+        let store = Store::temporary().expect("store");
+        let app = App::open(store.clone(), settings, Arc::new(SystemClock)).expect("app");
         let mut config = Config::load_without_env(None).expect("defaults").discord;
         config.api_base = mock.url();
         let stop = CancellationToken::new();
@@ -87,6 +85,7 @@ impl Harness {
         Harness {
             mock,
             app,
+            store,
             config,
             stop,
             tasks: vec![adapter],
@@ -408,8 +407,7 @@ async fn a_429_is_waited_out_and_unknown_channel_deactivates() {
         chat_id: gone.to_string(),
     };
     while h
-        .app
-        .store()
+        .store
         .subscriptions_of(&gone_chat)
         .expect("subs")
         .iter()

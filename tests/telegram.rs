@@ -41,6 +41,8 @@ macro_rules! require_spec {
 struct Harness {
     mock: TelegramMock,
     app: App,
+    /// The app's store, to check what it recorded.
+    store: Store,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -52,12 +54,8 @@ impl Harness {
             owners: vec![format!("telegram:{OWNER}")],
             ..Settings::default()
         };
-        let app = App::open(
-            Store::temporary().expect("store"),
-            settings,
-            Arc::new(SystemClock),
-        )
-        .expect("app");
+        let store = Store::temporary().expect("store");
+        let app = App::open(store.clone(), settings, Arc::new(SystemClock)).expect("app");
         let mut config = Config::load_without_env(None).expect("defaults").telegram;
         config.api_url = mock.url();
         let bot = telegram::bot(&SecretString::from(TOKEN), &config).expect("bot");
@@ -73,6 +71,7 @@ impl Harness {
         let harness = Harness {
             mock,
             app,
+            store,
             stop,
             tasks: vec![adapter],
         };
@@ -364,8 +363,7 @@ async fn a_429_is_waited_out_and_a_403_deactivates() {
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     while h
-        .app
-        .store()
+        .store
         .subscriptions_of(&gone_chat)
         .expect("subs")
         .iter()

@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::app::App;
-use crate::core::caller::Platform;
 
 /// The routes: `/healthz` and `/metrics`.
 pub fn router(app: App) -> Router {
@@ -31,7 +30,7 @@ pub fn router(app: App) -> Router {
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    let store_ok = app.store().schema_version().is_ok();
+    let store_ok = app.store_readable();
     let components = app.metrics().health();
     let healthy = store_ok && components.values().all(|&ok| ok);
     let body = json!({
@@ -48,16 +47,12 @@ async fn healthz(State(app): State<App>) -> Response {
 }
 
 async fn metrics(State(app): State<App>) -> Response {
-    let depth = [Platform::Telegram, Platform::Discord, Platform::Local]
-        .into_iter()
-        .map(|p| {
-            (
-                format!("{{platform=\"{p}\"}}"),
-                app.store().queued(p) as f64,
-            )
-        })
+    let status = app.store_status();
+    let depth = status
+        .queued
+        .iter()
+        .map(|(p, n)| (format!("{{platform=\"{p}\"}}"), *n as f64))
         .collect();
-    let size = app.store().size_on_disk().map_or(0.0, |b| b as f64);
     let text = app.metrics().render(&[
         (
             "rouge_outbox_depth",
@@ -67,12 +62,12 @@ async fn metrics(State(app): State<App>) -> Response {
         (
             "rouge_store_bytes",
             "Size of the sled store on disk.",
-            vec![(String::new(), size)],
+            vec![(String::new(), status.bytes_on_disk as f64)],
         ),
         (
             "rouge_dead_letters",
             "Announcements that ended without a post (failed, forbidden, expired, withdrawn).",
-            vec![(String::new(), app.store().dead_letters() as f64)],
+            vec![(String::new(), status.dead_letters as f64)],
         ),
         (
             "rouge_catalog_entries",
@@ -84,13 +79,7 @@ async fn metrics(State(app): State<App>) -> Response {
 }
 
 async fn backup(State(app): State<App>) -> Response {
-    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        let snapshot = app.store().snapshot()?;
-        let mut out = Vec::new();
-        crate::store::backup::write(&snapshot, &mut out)?;
-        Ok(out)
-    })
-    .await;
+    let written = tokio::task::spawn_blocking(move || app.backup()).await;
     match written {
         Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Ok(Err(err)) => (

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::{App, CommandError, Resolved, record_episode};
+use super::edit::record_episode;
+use super::{App, CommandError, Resolved};
 use crate::core::announce::schedule::{self, Bounds, Rule};
 use crate::core::announce::{self, ChatSettings, Job, ReleaseEvent, Subscription, Target, Variant};
 use crate::core::caller::Caller;
@@ -286,7 +287,8 @@ impl App {
     }
 
     /// The admin `episode` command: records the release and, in the same
-    /// transaction, queues one announcement per subscribed chat.
+    /// transaction, queues one announcement per subscribed chat (unless it
+    /// was released longer ago than the catch-up window).
     pub(super) fn release_episode(
         &self,
         who: &str,
@@ -295,34 +297,26 @@ impl App {
     ) -> Result<Reply, CommandError> {
         let now = self.now();
         let released_at = input.released_at.unwrap_or(now);
-        let event = |entry: &Entry| ReleaseEvent {
-            entry: entry.id,
-            episode: input.number,
-            variant: Variant::audio(input.audio.as_deref()),
-            at: released_at,
-            audio: input.audio.clone(),
-            qualities: input.qualities.clone(),
-            episode_title: input.title.clone(),
+        let edit = self.prepare_edit(target, |entry| record_episode(entry, input.clone(), now))?;
+        let jobs = if now - released_at <= self.catch_up() {
+            let event = ReleaseEvent {
+                entry: edit.after.id,
+                episode: input.number,
+                variant: Variant::audio(input.audio.as_deref()),
+                at: released_at,
+                audio: input.audio,
+                qualities: input.qualities,
+                episode_title: input.title,
+            };
+            announce::release::jobs_for(
+                &edit.after,
+                &event,
+                &self.store().subscribers_of(edit.after.id)?,
+            )
+        } else {
+            Vec::new()
         };
-        let recent = now - released_at <= self.catch_up();
-        let jobs = |entry: &Entry| -> Result<Vec<Job>, CommandError> {
-            if !recent {
-                return Ok(Vec::new());
-            }
-            Ok(announce::release::jobs_for(
-                entry,
-                &event(entry),
-                &self.store().subscribers_of(entry.id)?,
-            ))
-        };
-        let input_for_record = input.clone();
-        self.modify_announcing(
-            who,
-            target,
-            "episode",
-            |entry| record_episode(entry, input_for_record, now),
-            jobs,
-        )
+        self.commit_edit(who, "episode", edit, jobs)
     }
 
     /// Jobs for releases an import adds (recent ones only).

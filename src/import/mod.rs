@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::core::catalog::Catalog;
 use crate::core::catalog::model::{Entry, EntryId, Field, TitleLang};
 use crate::core::catalog::text;
 
@@ -122,14 +123,6 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-/// Looks entries up by id, external id and title while planning.
-pub trait Existing {
-    fn get(&self, id: EntryId) -> Option<&Entry>;
-    fn by_external(&self, source: &str, id: &str) -> Option<EntryId>;
-    /// Entries with `title` as one of their titles (up to case, width and punctuation).
-    fn by_title(&self, title: &str) -> Vec<EntryId>;
-}
-
 /// Identity for records without a shared external id: the same title, kind
 /// and first air date is the same anime.
 fn same_work(a: &Entry, b: &Entry) -> bool {
@@ -193,7 +186,7 @@ impl Slots {
 
 /// The stored entry `entry` is the same anime as: by any external id, then
 /// (for our own exports) by id and title, then by title, kind and first air date.
-fn find_existing(existing: &impl Existing, entry: &Entry, keep_ids: bool) -> Option<EntryId> {
+fn find_existing(existing: &Catalog, entry: &Entry, keep_ids: bool) -> Option<EntryId> {
     entry
         .external_ids
         .iter()
@@ -217,7 +210,7 @@ fn find_existing(existing: &impl Existing, entry: &Entry, keep_ids: bool) -> Opt
 /// same anime as (see [`find_existing`]), records of one file that are the
 /// same anime become one entry, and the rest are added. `keep_ids` keeps a
 /// new record's id when it is free (the rouge format).
-pub fn plan(existing: &impl Existing, parsed: Parsed, keep_ids: bool) -> Plan {
+pub fn plan(existing: &Catalog, parsed: Parsed, keep_ids: bool) -> Plan {
     let mut slots = Slots::default();
     for incoming in parsed.records {
         let slot = match find_existing(existing, &incoming.entry, keep_ids) {

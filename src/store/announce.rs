@@ -104,7 +104,7 @@ pub(super) fn target_bytes(target: Target) -> [u8; 9] {
 
 pub(super) fn sub_key(target: Target, chat: &ChatRef) -> Vec<u8> {
     let mut key = target_bytes(target).to_vec();
-    key.extend_from_slice(super::keys::chat(&chat).as_bytes());
+    key.extend_from_slice(super::keys::chat(chat).as_bytes());
     key
 }
 
@@ -199,7 +199,7 @@ impl Store {
         for key in self.chat_subs.scan_prefix(&prefix).keys() {
             let key = key?;
             let mut sub = key.get(prefix.len()..).unwrap_or_default().to_vec();
-            sub.extend_from_slice(super::keys::chat(&chat).as_bytes());
+            sub.extend_from_slice(super::keys::chat(chat).as_bytes());
             if let Some(v) = self.subs.get(&sub)? {
                 out.push(subscription_from(&v)?);
             }

@@ -83,7 +83,7 @@ pub(super) fn due_key(job: &Job) -> Vec<u8> {
     due_key_of(
         job.chat.platform,
         job.due_at,
-        &super::keys::job(&job),
+        &super::keys::job(job),
         job.is_group,
     )
 }
@@ -528,7 +528,7 @@ impl Store {
         for job in jobs {
             batch.remove(due_key(job));
             batch.insert(
-                dead_key(&super::keys::job(&job)),
+                dead_key(&super::keys::job(job)),
                 DeadRecord::encode(job, kind, reason, at)?,
             );
         }
@@ -624,8 +624,8 @@ impl Store {
         (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
             |(chats, subs_t, chat_subs, jobs_t)| -> TxResult<()> {
                 if let Some(settings) = &settings {
-                    chats.remove(super::keys::chat(&from).as_bytes())?;
-                    chats.insert(super::keys::chat(&to).as_bytes(), settings.as_ref())?;
+                    chats.remove(super::keys::chat(from).as_bytes())?;
+                    chats.insert(super::keys::chat(to).as_bytes(), settings.as_ref())?;
                 }
                 for (old, old_index, new, new_index, value) in &sub_rows {
                     subs_t.remove(old.as_slice())?;

@@ -193,6 +193,9 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
     })
 }
 
+/// Longest title (or title query) accepted anywhere.
+pub const MAX_TITLE_CHARS: usize = 200;
+
 fn opt(value: &str) -> Option<String> {
     let v = value.trim();
     (!v.is_empty()).then(|| v.to_owned())
@@ -204,10 +207,10 @@ pub fn checked_title(value: &str) -> Result<String, String> {
     if super::text::fold(&t).key.is_empty() {
         return Err("A title needs at least one letter or digit.".into());
     }
-    if t.chars().count() > crate::core::command::MAX_TITLE_CHARS {
+    if t.chars().count() > MAX_TITLE_CHARS {
         return Err(format!(
             "Titles are limited to {} characters.",
-            crate::core::command::MAX_TITLE_CHARS
+            MAX_TITLE_CHARS
         ));
     }
     Ok(t)

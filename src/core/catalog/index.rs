@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::model::{Entry, EntryId};
 use super::search::{Hit, TitleIndex};
-use crate::import::Existing;
 
 #[derive(Default)]
 pub struct Catalog {
@@ -46,6 +45,23 @@ impl Catalog {
         self.entries.values()
     }
 
+    /// The entry that carries `id` from `source`, if any.
+    pub fn by_external(&self, source: &str, id: &str) -> Option<EntryId> {
+        self.external
+            .get(&(source.to_owned(), id.to_owned()))
+            .copied()
+    }
+
+    /// Entries with `title` as one of their titles (up to case, width and punctuation).
+    pub fn by_title(&self, title: &str) -> Vec<EntryId> {
+        self.index.exact(title)
+    }
+
+    /// An entry, borrowed.
+    pub fn get(&self, id: EntryId) -> Option<&Entry> {
+        self.entries.get(&id).map(|e| e.as_ref())
+    }
+
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
         self.index.search(query, limit)
     }
@@ -82,21 +98,5 @@ impl Catalog {
                 self.external.remove(&key);
             }
         }
-    }
-}
-
-impl Existing for Catalog {
-    fn get(&self, id: EntryId) -> Option<&Entry> {
-        self.entries.get(&id).map(|e| e.as_ref())
-    }
-
-    fn by_external(&self, source: &str, id: &str) -> Option<EntryId> {
-        self.external
-            .get(&(source.to_owned(), id.to_owned()))
-            .copied()
-    }
-
-    fn by_title(&self, title: &str) -> Vec<EntryId> {
-        self.index.exact(title)
     }
 }

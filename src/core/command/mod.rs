@@ -20,8 +20,7 @@ use super::catalog::model::{EntryId, Kind, TitleLang};
 
 /// Longest chat line accepted (Telegram's message limit).
 pub const MAX_LINE_CHARS: usize = 4096;
-/// Longest title or query accepted.
-pub const MAX_TITLE_CHARS: usize = 200;
+pub use super::catalog::edit::MAX_TITLE_CHARS;
 /// Most entries `/anime top` lists.
 pub const MAX_TOP: usize = 25;
 /// Highest episode number accepted.

@@ -1,0 +1,256 @@
+//! Look-ups: resolving a title to one entry (or a picker), the card, the
+//! scores view, ratings, the top list and `rouge search`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{App, CommandError};
+use crate::core::caller::Caller;
+use crate::core::catalog::model::{Entry, EntryId, Release, TitleLang};
+use crate::core::catalog::search::MatchKind;
+use crate::core::catalog::{scores, text};
+use crate::core::command::TitleRef;
+use crate::core::reply::{Card, Choice, ListItem, ListView, NextEpisode, Picker, Reply};
+
+/// One look-up result, as `rouge search --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub id: EntryId,
+    pub title: String,
+    pub matched: String,
+    pub score: f32,
+    #[serde(rename = "match")]
+    pub how: MatchKind,
+    pub external_ids: std::collections::BTreeMap<String, String>,
+}
+
+/// The title an admin command or look-up settled on.
+pub(super) enum Resolved {
+    One(Arc<Entry>),
+    Choose(Picker),
+}
+
+impl App {
+    pub(super) fn resolve(
+        &self,
+        title: &TitleRef,
+        pick: impl Fn(EntryId) -> String,
+        strict: bool,
+    ) -> Result<Resolved, CommandError> {
+        let query = match title {
+            TitleRef::Id(id) => {
+                return self
+                    .entry(*id)
+                    .map(Resolved::One)
+                    .ok_or(CommandError::NoSuchId(*id));
+            }
+            TitleRef::Query(q) => q,
+        };
+        let catalog = self.catalog();
+        let hits = catalog.search(query, self.inner.picker_size);
+        let Some(top) = hits.first() else {
+            return Err(CommandError::NotFound(query.clone()));
+        };
+        let runner_up = hits.get(1).map_or(0.0, |h| h.score);
+        let confident = if strict {
+            top.how == MatchKind::Exact && runner_up < 1.0
+        } else {
+            // An exact title, a strong match well ahead of the next, or the
+            // only candidate at all.
+            (top.score >= 0.97 && runner_up < 0.97)
+                || (top.score >= 0.85 && top.score - runner_up >= 0.08)
+                || top.score - runner_up >= 0.25
+        };
+        if confident && let Some(entry) = catalog.entry(top.entry) {
+            return Ok(Resolved::One(entry));
+        }
+        let choices = hits
+            .iter()
+            .filter_map(|h| catalog.entry(h.entry))
+            .map(|e| Choice {
+                id: e.id,
+                title: e.display_title().to_owned(),
+                detail: detail(&e),
+                command: pick(e.id),
+            })
+            .collect();
+        Ok(Resolved::Choose(Picker {
+            query: query.clone(),
+            choices,
+        }))
+    }
+
+    pub(super) fn card(&self, entry: &Entry) -> Result<Card, CommandError> {
+        let display = entry.display_title().to_owned();
+        let mut other_titles: Vec<String> = Vec::new();
+        let candidates = std::iter::once(entry.title.as_str()).chain(
+            [TitleLang::Ja, TitleLang::ZhHans, TitleLang::ZhHant]
+                .into_iter()
+                .filter_map(|l| entry.title_in(l)),
+        );
+        for t in candidates {
+            if t != display && !other_titles.iter().any(|o| o == t) {
+                other_titles.push(t.to_owned());
+            }
+        }
+        let mut latest_releases: Vec<Release> = entry.releases.clone();
+        latest_releases.sort_by(|a, b| {
+            b.released_at
+                .cmp(&a.released_at)
+                .then(b.number.cmp(&a.number))
+        });
+        latest_releases.truncate(3);
+        Ok(Card {
+            id: entry.id,
+            title: display,
+            other_titles,
+            kind: entry.kind.map(|k| k.label().to_owned()),
+            genres: entry.genres.clone(),
+            status: entry
+                .status_as_of(self.now().date_naive())
+                .map(|s| s.label().to_owned()),
+            season: entry.season_or_derived().map(|s| s.to_string()),
+            aired_from: entry.aired_from,
+            aired_to: entry.aired_to,
+            episodes: entry.episodes,
+            duration_min: entry.duration_min,
+            audio: entry.audio.clone(),
+            subtitles: entry.subtitles.clone(),
+            qualities: entry.qualities.clone(),
+            studios: entry.studios.clone(),
+            synopsis: entry.synopsis.clone(),
+            picture: entry.picture.clone(),
+            links: entry.links.clone(),
+            scores: scores::summarise(&entry.scores),
+            community: scores::community(&self.inner.store.ratings(entry.id)?),
+            latest_releases,
+            next_episode: next_broadcast(entry, self.now()),
+        })
+    }
+
+    pub(super) fn rate(
+        &self,
+        caller: &Caller,
+        title: &TitleRef,
+        rating: u8,
+    ) -> Result<Reply, CommandError> {
+        let entry = match self.resolve(title, |id| format!("/anime rate #{id} {rating}"), false)? {
+            Resolved::One(entry) => entry,
+            Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
+        };
+        let previous = self
+            .inner
+            .store
+            .set_rating(entry.id, &caller.key(), rating)?;
+        let community = scores::community(&self.inner.store.ratings(entry.id)?);
+        let mut text = match previous {
+            Some(old) => format!(
+                "You rated {} {rating}/10 (it was {old}).",
+                entry.display_title()
+            ),
+            None => format!("You rated {} {rating}/10.", entry.display_title()),
+        };
+        match community.score {
+            Some(score) => text.push_str(&format!(
+                " Community score: {score} from {} ratings.",
+                community.ratings
+            )),
+            None => text.push_str(&format!(
+                " The community score appears after {} ratings ({} so far).",
+                scores::COMMUNITY_MIN_RATINGS,
+                community.ratings
+            )),
+        }
+        Ok(Reply::done(text, Some(entry.id)))
+    }
+
+    pub(super) fn top(&self, genre: Option<&str>, limit: usize) -> Reply {
+        let wanted = genre.map(|g| text::fold(g).key);
+        let catalog = self.catalog();
+        let mut ranked: Vec<(scores::Tenths, u64, Arc<Entry>)> = catalog
+            .entries()
+            .filter(|e| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| e.genres.iter().any(|g| &text::fold(g).key == w))
+            })
+            .filter_map(|e| {
+                let summary = scores::summarise(&e.scores).summary?;
+                let votes = e.scores.iter().filter_map(|s| s.votes).sum();
+                Some((summary, votes, Arc::clone(e)))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.id.cmp(&b.2.id)));
+        ranked.truncate(limit);
+        let heading = match genre {
+            Some(g) => format!("Top {limit} in {g}"),
+            None => format!("Top {limit}"),
+        };
+        Reply::List(ListView {
+            previous: None,
+            next: None,
+            heading,
+            empty: match genre {
+                Some(g) => format!("No scored titles in the genre \"{g}\"."),
+                None => "No title has a score yet.".into(),
+            },
+            items: ranked
+                .into_iter()
+                .map(|(score, _, e)| ListItem {
+                    at: None,
+                    id: Some(e.id),
+                    text: e.display_title().to_owned(),
+                    detail: format!("{score} · {}", detail(&e)),
+                })
+                .collect(),
+        })
+    }
+
+    /// Ranked look-up for `rouge search`.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<SearchResult> {
+        let catalog = self.catalog();
+        catalog
+            .search(&text::clean_input(query), limit)
+            .into_iter()
+            .filter_map(|hit| {
+                let entry = catalog.entry(hit.entry)?;
+                Some(SearchResult {
+                    id: entry.id,
+                    title: entry.title.clone(),
+                    matched: hit.matched,
+                    score: (hit.score * 1000.0).round() / 1000.0,
+                    how: hit.how,
+                    external_ids: entry.external_ids.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The next episode of the original broadcast after `now`.
+fn next_broadcast(entry: &Entry, now: chrono::DateTime<chrono::Utc>) -> Option<NextEpisode> {
+    let broadcast = entry.broadcasts.iter().find(|b| b.platform == "tv")?;
+    let rule: crate::core::announce::schedule::Rule = broadcast.rule.parse().ok()?;
+    let bounds = crate::core::announce::schedule::Bounds {
+        ends: broadcast.ends,
+        episodes: entry.episodes,
+    };
+    rule.next_after(now, bounds)
+        .map(|(number, at)| NextEpisode { number, at })
+}
+
+/// `TV · 2024` for pickers and lists.
+fn detail(entry: &Entry) -> String {
+    let mut parts = Vec::new();
+    if let Some(kind) = entry.kind {
+        parts.push(kind.label().to_owned());
+    }
+    if let Some(season) = entry.season_or_derived() {
+        parts.push(season.year.to_string());
+    }
+    if parts.is_empty() {
+        parts.push(format!("#{}", entry.id));
+    }
+    parts.join(" · ")
+}
