@@ -1470,19 +1470,14 @@ fn parse_body(content_type: &str, raw: &[u8]) -> Result<Body, ApiError> {
     }
     let ct = content_type.to_ascii_lowercase();
     if ct.starts_with("multipart/form-data") {
-        let boundary = content_type
-            .split(';')
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
-            .ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    50035,
-                    "Invalid Form Body",
-                    "multipart without boundary",
-                )
-            })?;
+        let boundary = multipart::boundary(content_type).ok_or_else(|| {
+            ApiError::new(
+                400,
+                50035,
+                "Invalid Form Body",
+                "multipart without boundary",
+            )
+        })?;
         let parts = parse_multipart(raw, &boundary)
             .map_err(|e| ApiError::new(400, 50035, "Invalid Form Body", e))?;
         let mut json = Value::Object(Map::new());

@@ -1060,12 +1060,8 @@ fn parse_body(
     }
     let ct = content_type.to_ascii_lowercase();
     if ct.starts_with("multipart/form-data") {
-        let boundary = content_type
-            .split(';')
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
-            .ok_or("multipart body without boundary")?;
+        let boundary =
+            multipart::boundary(content_type).ok_or("multipart body without boundary")?;
         for part in parse_multipart(body, &boundary)? {
             if part.filename.is_some() {
                 out.files.push(part.name);
