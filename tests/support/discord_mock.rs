@@ -79,10 +79,14 @@
 //! `compress: true`; the mock still sends plain text frames, which serenity reads fine.
 #![allow(dead_code)]
 
-// Each mock stands alone (tests include one or both), so both load the shared reader.
+// Each mock stands alone (tests include one or both), so both load the shared modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "mock_common.rs"]
+mod common;
 #[allow(clippy::duplicate_mod)]
 #[path = "multipart.rs"]
 mod multipart;
+use common::{FailRules, Listener, Server, content_type, form_pairs, int, lock, percent_decode};
 use multipart::parse_multipart;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -93,8 +97,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -170,7 +174,7 @@ impl Request {
 
     /// A query parameter (serenity writes `?&name=value`).
     pub fn query_param(&self, name: &str) -> Option<String> {
-        query_pairs(&self.query)
+        form_pairs(&self.query)
             .into_iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
@@ -250,13 +254,7 @@ pub struct DiscordMock {
 
 struct Handle {
     shared: Arc<Shared>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        let _ = self.shared.shutdown.send(true);
-    }
+    server: Server,
 }
 
 struct Shared {
@@ -267,13 +265,14 @@ struct Shared {
     spec: Arc<Spec>,
     state: Mutex<MockState>,
     counter: AtomicU64,
-    shutdown: watch::Sender<bool>,
+    /// Turns `true` when the mock stops; gateway sessions close then.
+    stopping: watch::Receiver<bool>,
 }
 
 struct MockState {
     requests: Vec<Request>,
     violations: Vec<String>,
-    failures: Vec<FailRule>,
+    failures: FailRules<FailRule, Failure>,
     /// Messages the mock knows (sent by the bot or handed to the builders), by id.
     messages: HashMap<u64, Value>,
     /// Guild of a channel, learned from the interaction builders.
@@ -316,16 +315,11 @@ struct InteractionRecord {
     component_message: Option<u64>,
 }
 
+/// Which requests a [`DiscordMock::fail`] rule answers.
 struct FailRule {
     method: String,
     route: String,
     channel_id: Option<u64>,
-    failure: Failure,
-    remaining: usize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn now_rfc3339() -> String {
@@ -354,40 +348,6 @@ fn route_key(route: &str) -> String {
         })
         .collect();
     format!("/{}", segments.join("/"))
-}
-
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            ),
-            None => (percent_decode(&p.replace('+', " ")), String::new()),
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Decodes standard or URL-safe base64 (padding optional).
@@ -478,14 +438,6 @@ fn member_json(user_id: u64, permissions: &str) -> Value {
     })
 }
 
-fn as_u64(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
 /// Removes `null` members from objects (recursively), as Discord omits most absent fields.
 fn strip_nulls(v: &Value) -> Value {
     match v {
@@ -503,7 +455,7 @@ fn strip_nulls(v: &Value) -> Value {
 impl DiscordMock {
     /// Whether Discord's OpenAPI document is present (tests skip when it is not).
     pub fn spec_available() -> bool {
-        std::path::Path::new(SPEC_PATH).is_file()
+        common::spec_available(SPEC_PATH)
     }
 
     /// Starts the mock for `token` (with or without `Bot `) and `application_id`.
@@ -518,21 +470,17 @@ impl DiscordMock {
         };
         let token = token.trim().trim_start_matches("Bot ").trim().to_owned();
         let bot_id = bot_id_from_token(&token).unwrap_or(DEFAULT_BOT_USER_ID);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("discord mock: bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("discord mock: local addr");
-        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let listener = Listener::bind("discord mock").await;
         let shared = Arc::new(Shared {
             token,
             application_id,
             bot_id,
-            addr,
+            addr: listener.addr(),
             spec,
             state: Mutex::new(MockState {
                 requests: Vec::new(),
                 violations: Vec::new(),
-                failures: Vec::new(),
+                failures: FailRules::new(),
                 messages: HashMap::new(),
                 channel_guilds: HashMap::new(),
                 global_commands: Vec::new(),
@@ -546,25 +494,15 @@ impl DiscordMock {
                 gateway_sent: Vec::new(),
             }),
             counter: AtomicU64::new(1),
-            shutdown,
+            stopping: listener.stopping(),
         });
         let app = Router::new()
             .route(GATEWAY_WS_PATH, get(gateway_upgrade))
             .fallback(handle_rest)
-            .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.wait_for(|stop| *stop).await;
-                })
-                .await;
-        });
+        let server = listener.serve(app);
         DiscordMock {
-            inner: Arc::new(Handle {
-                shared,
-                task: Mutex::new(Some(task)),
-            }),
+            inner: Arc::new(Handle { shared, server }),
         }
     }
 
@@ -634,14 +572,7 @@ impl DiscordMock {
         count: usize,
         timeout: Duration,
     ) -> Vec<Request> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let found = self.requests_to(method, route);
-            if found.len() >= count || Instant::now() >= deadline {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        common::poll_for(count, timeout, || self.requests_to(method, route)).await
     }
 
     /// Makes the next `times` valid requests with `method` to `route` (for any channel, or
@@ -654,16 +585,12 @@ impl DiscordMock {
         failure: Failure,
         times: usize,
     ) {
-        if times == 0 {
-            return;
-        }
-        self.state().failures.push(FailRule {
+        let rule = FailRule {
             method: method.to_ascii_uppercase(),
             route: route_key(route),
             channel_id,
-            failure,
-            remaining: times,
-        });
+        };
+        self.state().failures.add(rule, failure, times);
     }
 
     /// Every request Discord would reject, as readable strings.
@@ -719,16 +646,7 @@ impl DiscordMock {
 
     /// Waits until at least one client has IDENTIFYed and received READY; false on timeout.
     pub async fn wait_for_session(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.sessions() > 0 {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        common::poll_until(timeout, || self.sessions() > 0).await
     }
 
     /// Connected sessions that got READY.
@@ -880,10 +798,10 @@ impl DiscordMock {
                     .messages
                     .values()
                     .filter(|m| {
-                        m.get("channel_id").and_then(as_u64) == Some(channel_id)
+                        m.get("channel_id").and_then(int::<u64>) == Some(channel_id)
                             && contains_custom_id(m.get("components"), custom_id)
                     })
-                    .max_by_key(|m| m.get("id").and_then(as_u64).unwrap_or(0))
+                    .max_by_key(|m| m.get("id").and_then(int::<u64>).unwrap_or(0))
                     .cloned()
                     .unwrap_or_else(|| {
                         let component = if component_type == 2 {
@@ -906,7 +824,7 @@ impl DiscordMock {
                     }),
             }
         };
-        let message_id = message.get("id").and_then(as_u64).unwrap_or(0);
+        let message_id = message.get("id").and_then(int::<u64>).unwrap_or(0);
         let mut data = json!({ "custom_id": custom_id, "component_type": component_type });
         if matches!(component_type, 3 | 5..=8) {
             data["values"] = json!(values);
@@ -954,7 +872,7 @@ impl DiscordMock {
                         c.get("name").and_then(Value::as_str) == Some(name)
                             && c.get("type").and_then(Value::as_u64).unwrap_or(1) == 1
                     })
-                    .and_then(|c| c.get("id").and_then(as_u64))
+                    .and_then(|c| c.get("id").and_then(int::<u64>))
             };
             st.guild_commands
                 .get(&guild_id)
@@ -976,7 +894,7 @@ impl DiscordMock {
             let mut channels = Map::new();
             collect_resolved(opts, &mut |kind, value| match kind {
                 6 => {
-                    if let Some(u) = as_u64(value) {
+                    if let Some(u) = int::<u64>(value) {
                         users.insert(u.to_string(), user_json(u));
                         if guild_id != 0 {
                             let mut m = member_json(u, "0");
@@ -988,7 +906,7 @@ impl DiscordMock {
                     }
                 }
                 7 => {
-                    if let Some(c) = as_u64(value) {
+                    if let Some(c) = int::<u64>(value) {
                         channels.insert(
                             c.to_string(),
                             json!({ "id": c.to_string(), "name": format!("channel-{c}"),
@@ -1102,17 +1020,7 @@ impl DiscordMock {
 
     /// Stops the server and closes gateway connections (for every clone of this handle).
     pub async fn stop(self) {
-        let _ = self.inner.shared.shutdown.send(true);
-        let task = lock(&self.inner.task).take();
-        if let Some(task) = task {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
+        self.inner.server.stop().await;
     }
 }
 
@@ -1228,18 +1136,18 @@ impl Shared {
     }
 
     fn register_interaction(&self, st: &mut MockState, payload: &Value) {
-        let Some(id) = payload.get("id").and_then(as_u64) else {
+        let Some(id) = payload.get("id").and_then(int::<u64>) else {
             return;
         };
         let Some(token) = payload.get("token").and_then(Value::as_str) else {
             return;
         };
         let kind = payload.get("type").and_then(Value::as_u64).unwrap_or(0);
-        let channel_id = payload.get("channel_id").and_then(as_u64).unwrap_or(0);
+        let channel_id = payload.get("channel_id").and_then(int::<u64>).unwrap_or(0);
         let component_message = payload
             .get("message")
             .and_then(|m| m.get("id"))
-            .and_then(as_u64);
+            .and_then(int::<u64>);
         match st.interactions.get_mut(&id) {
             Some(rec) if rec.token == token => {
                 if rec.acknowledged.is_none() {
@@ -1470,19 +1378,14 @@ fn parse_body(content_type: &str, raw: &[u8]) -> Result<Body, ApiError> {
     }
     let ct = content_type.to_ascii_lowercase();
     if ct.starts_with("multipart/form-data") {
-        let boundary = content_type
-            .split(';')
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
-            .ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    50035,
-                    "Invalid Form Body",
-                    "multipart without boundary",
-                )
-            })?;
+        let boundary = multipart::boundary(content_type).ok_or_else(|| {
+            ApiError::new(
+                400,
+                50035,
+                "Invalid Form Body",
+                "multipart without boundary",
+            )
+        })?;
         let parts = parse_multipart(raw, &boundary)
             .map_err(|e| ApiError::new(400, 50035, "Invalid Form Body", e))?;
         let mut json = Value::Object(Map::new());
@@ -1551,11 +1454,7 @@ async fn handle_rest(
         body: Value::Null,
         files: Vec::new(),
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = content_type(&headers);
     let body = parse_body(&content_type, &raw);
     if let Ok(b) = &body {
         request.body = b.json.clone();
@@ -1654,7 +1553,7 @@ async fn handle_rest(
     for p in &op.params {
         let raw_value = match p.location.as_str() {
             "path" => params.get(&p.name).cloned(),
-            "query" => query_pairs(&query)
+            "query" => form_pairs(&query)
                 .into_iter()
                 .find(|(k, _)| *k == p.name)
                 .map(|(_, v)| v),
@@ -1736,20 +1635,14 @@ async fn handle_rest(
 
     // Injected failures (served instead of the answer; they change no state).
     {
-        let mut st = lock(&shared.state);
         let key = route_key(&route.template);
         let channel_id = params.get("channel_id").and_then(|c| c.parse::<u64>().ok());
-        let hit = st.failures.iter().position(|rule| {
+        let hit = lock(&shared.state).failures.take(|rule| {
             rule.method == method
                 && rule.route == key
                 && (rule.channel_id.is_none() || rule.channel_id == channel_id)
         });
-        if let Some(index) = hit {
-            let failure = st.failures[index].failure.clone();
-            st.failures[index].remaining -= 1;
-            if st.failures[index].remaining == 0 {
-                st.failures.remove(index);
-            }
+        if let Some(failure) = hit {
             return failure.response();
         }
     }
@@ -2100,7 +1993,7 @@ fn check_message_body(
             format!("Embed size exceeds maximum size of 6000 (these embeds total {total})"),
         ));
     }
-    let flags = body.get("flags").and_then(as_u64).unwrap_or(0);
+    let flags = body.get("flags").and_then(int::<u64>).unwrap_or(0);
     let components = body
         .get("components")
         .and_then(Value::as_array)
@@ -2727,7 +2620,7 @@ fn apply_edit(m: &mut Value, body: &Value, files: &[String]) {
         };
         obj.insert("components".into(), components);
     }
-    if let Some(flags) = body.get("flags").and_then(as_u64) {
+    if let Some(flags) = body.get("flags").and_then(int::<u64>) {
         obj.insert("flags".into(), json!(flags));
     }
     if let Some(tts) = body.get("tts").and_then(Value::as_bool) {
@@ -2756,7 +2649,7 @@ fn apply_edit(m: &mut Value, body: &Value, files: &[String]) {
         let mut attachments: Vec<Value> = kept
             .into_iter()
             .filter_map(|a| {
-                let id = a.get("id").and_then(as_u64)?;
+                let id = a.get("id").and_then(int::<u64>)?;
                 Some(json!({
                     "id": id.to_string(), "filename": format!("file{id}"), "size": 1,
                     "url": format!("https://cdn.discordapp.com/attachments/{channel}/{id}/file{id}"),
@@ -2785,7 +2678,7 @@ fn command_response(
     existing: Option<&Value>,
 ) -> Value {
     let id = existing
-        .and_then(|e| e.get("id").and_then(as_u64))
+        .and_then(|e| e.get("id").and_then(int::<u64>))
         .unwrap_or_else(|| shared.snowflake());
     let kind = cmd.get("type").and_then(Value::as_u64).unwrap_or(1);
     let permissions = match cmd.get("default_member_permissions") {
@@ -2952,7 +2845,7 @@ fn answer(
             let Some(m) = st
                 .messages
                 .get_mut(&message_id)
-                .filter(|m| m.get("channel_id").and_then(as_u64) == Some(channel_id))
+                .filter(|m| m.get("channel_id").and_then(int::<u64>) == Some(channel_id))
             else {
                 return discord_error(404, 10008, "Unknown Message");
             };
@@ -2963,7 +2856,9 @@ fn answer(
                     no_content()
                 }
                 _ => {
-                    if m.get("author").and_then(|a| a.get("id")).and_then(as_u64)
+                    if m.get("author")
+                        .and_then(|a| a.get("id"))
+                        .and_then(int::<u64>)
                         != Some(shared.bot_id)
                     {
                         return discord_error(
@@ -2995,7 +2890,7 @@ fn answer(
                     m["webhook_id"] = json!(shared.application_id.to_string());
                     m["application_id"] = json!(shared.application_id.to_string());
                     if kind == 5 {
-                        let flags = data.get("flags").and_then(as_u64).unwrap_or(0);
+                        let flags = data.get("flags").and_then(int::<u64>).unwrap_or(0);
                         m["flags"] = json!(flags | MESSAGE_FLAG_LOADING);
                     }
                     st.messages.insert(mid, m);
@@ -3054,11 +2949,12 @@ fn answer(
                 }
                 _ => {
                     let m = st.messages.get_mut(&mid).expect("original message");
-                    let was_loading =
-                        m.get("flags").and_then(as_u64).unwrap_or(0) & MESSAGE_FLAG_LOADING != 0;
+                    let was_loading = m.get("flags").and_then(int::<u64>).unwrap_or(0)
+                        & MESSAGE_FLAG_LOADING
+                        != 0;
                     apply_edit(m, json, &body.files);
                     if was_loading {
-                        let flags = m.get("flags").and_then(as_u64).unwrap_or(0);
+                        let flags = m.get("flags").and_then(int::<u64>).unwrap_or(0);
                         m["flags"] = json!(flags & !MESSAGE_FLAG_LOADING);
                     } else {
                         m["edited_timestamp"] = json!(now_rfc3339());
@@ -3069,7 +2965,7 @@ fn answer(
         }
         ("POST", "/webhooks/{webhook_id}/{webhook_token}") => {
             let token = params.get("webhook_token").cloned().unwrap_or_default();
-            let wait = query_pairs(query)
+            let wait = form_pairs(query)
                 .into_iter()
                 .find(|(k, _)| k == "wait")
                 .map(|(_, v)| v);
@@ -3184,7 +3080,7 @@ fn commands_answer(
         (_, Some(id)) => {
             let Some(i) = list
                 .iter()
-                .position(|c| c.get("id").and_then(as_u64) == Some(id))
+                .position(|c| c.get("id").and_then(int::<u64>) == Some(id))
             else {
                 return Some(discord_error(404, 10063, "Unknown application command"));
             };
@@ -3222,7 +3118,7 @@ async fn gateway_upgrade(
 ) -> Response {
     let query = uri.query().unwrap_or("").to_owned();
     let mut problems = Vec::new();
-    let pairs = query_pairs(&query);
+    let pairs = form_pairs(&query);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match get("v").as_deref() {
         Some("10") => {}
@@ -3281,7 +3177,7 @@ async fn run_session(shared: Arc<Shared>, mut socket: WebSocket) {
         });
         id
     };
-    let mut shutdown = shared.shutdown.subscribe();
+    let mut shutdown = shared.stopping.clone();
     let hello = json!({ "op": 10, "s": null, "t": null, "d": { "heartbeat_interval": HEARTBEAT_INTERVAL_MS } });
     if send_text(&shared, &mut socket, hello).await {
         loop {
@@ -3530,10 +3426,7 @@ fn resolve_ref<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
 }
 
 fn load_spec() -> Result<Spec, String> {
-    let text =
-        std::fs::read_to_string(SPEC_PATH).map_err(|e| format!("cannot read {SPEC_PATH}: {e}"))?;
-    let root: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{SPEC_PATH} is not JSON: {e}"))?;
+    let root = common::read_spec(SPEC_PATH, "Discord's OpenAPI document")?;
     let paths = root
         .get("paths")
         .and_then(Value::as_object)

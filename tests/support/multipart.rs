@@ -8,6 +8,15 @@ pub struct Part {
     pub data: Vec<u8>,
 }
 
+/// The `boundary` parameter of a `multipart/form-data` Content-Type.
+pub fn boundary(content_type: &str) -> Option<String> {
+    content_type
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+}
+
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || from > hay.len() {
         return None;

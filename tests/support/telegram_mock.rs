@@ -26,22 +26,25 @@
 //!   removed, entities decoded; MarkdownV2 markup removed).
 #![allow(dead_code)]
 
-// Each mock stands alone (tests include one or both), so both load the shared reader.
+// Each mock stands alone (tests include one or both), so both load the shared modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "mock_common.rs"]
+mod common;
 #[allow(clippy::duplicate_mod)]
 #[path = "multipart.rs"]
 mod multipart;
+use common::{FailRules, Listener, Server, content_type, form_pairs, int, lock, percent_decode};
 use multipart::parse_multipart;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -82,11 +85,7 @@ impl Request {
 
     /// An integer body field (accepts integer strings too).
     pub fn i64_field(&self, name: &str) -> Option<i64> {
-        match self.body.get(name)? {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
+        self.body.get(name).and_then(int::<i64>)
     }
 
     /// `chat_id` as an integer, if it is one.
@@ -150,17 +149,7 @@ pub struct TelegramMock {
 
 struct Handle {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    shutdown: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if let Some(tx) = lock(&self.shutdown).take() {
-            let _ = tx.send(());
-        }
-    }
+    server: Server,
 }
 
 struct Shared {
@@ -178,7 +167,7 @@ struct MockState {
     queue: VecDeque<Value>,
     requests: Vec<Request>,
     violations: Vec<String>,
-    failures: Vec<FailRule>,
+    failures: FailRules<FailRule, Failure>,
     member_status: HashMap<(i64, i64), String>,
     /// Chats seen in pushed updates, by id (used to answer with the right chat type).
     chats: HashMap<i64, Value>,
@@ -188,15 +177,10 @@ struct MockState {
     webhook_url: String,
 }
 
+/// Which requests a [`TelegramMock::fail`] rule answers.
 struct FailRule {
     method: String,
     chat_id: Option<i64>,
-    failure: Failure,
-    remaining: usize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn now() -> i64 {
@@ -245,7 +229,7 @@ fn chat_of_type(chat_id: i64, chat_type: &str) -> Value {
 impl TelegramMock {
     /// Whether the Bot API description is present (tests skip when it is not).
     pub fn spec_available() -> bool {
-        std::path::Path::new(SPEC_PATH).is_file()
+        common::spec_available(SPEC_PATH)
     }
 
     /// Starts the mock for `token` (bot username [`DEFAULT_BOT_USERNAME`]).
@@ -277,7 +261,7 @@ impl TelegramMock {
                 queue: VecDeque::new(),
                 requests: Vec::new(),
                 violations: Vec::new(),
-                failures: Vec::new(),
+                failures: FailRules::new(),
                 member_status: HashMap::new(),
                 chats: HashMap::new(),
                 messages: HashMap::new(),
@@ -286,35 +270,18 @@ impl TelegramMock {
             }),
             updates_pushed: tokio::sync::Notify::new(),
         });
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("telegram mock: bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("telegram mock: local addr");
         let app = Router::new()
             .fallback(handle_request)
-            .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let server = Listener::bind("telegram mock").await.serve(app);
         TelegramMock {
-            inner: Arc::new(Handle {
-                shared,
-                addr,
-                shutdown: Mutex::new(Some(tx)),
-                task: Mutex::new(Some(task)),
-            }),
+            inner: Arc::new(Handle { shared, server }),
         }
     }
 
     /// Base URL for `Bot::set_api_url`, e.g. `http://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.inner.addr)
+        format!("http://{}/", self.inner.server.addr())
     }
 
     /// The bot's own user id (from the token's `<digits>:` prefix, else [`DEFAULT_BOT_USER_ID`]).
@@ -474,28 +441,17 @@ impl TelegramMock {
     /// Polls every 20 ms until at least `count` requests to `method` exist or `timeout`
     /// passes; returns the requests to `method` received by then (possibly fewer).
     pub async fn wait_for(&self, method: &str, count: usize, timeout: Duration) -> Vec<Request> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let found = self.requests_to(method);
-            if found.len() >= count || Instant::now() >= deadline {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        common::poll_for(count, timeout, || self.requests_to(method)).await
     }
 
     /// Makes the next `times` valid calls of `method` (for any chat, or only for `chat_id`)
     /// fail with `failure`.
     pub fn fail(&self, method: &str, chat_id: Option<i64>, failure: Failure, times: usize) {
-        if times == 0 {
-            return;
-        }
-        self.state().failures.push(FailRule {
+        let rule = FailRule {
             method: method.to_ascii_lowercase(),
             chat_id,
-            failure,
-            remaining: times,
-        });
+        };
+        self.state().failures.add(rule, failure, times);
     }
 
     /// Sets what `getChatMember` answers for (chat, user): "creator", "administrator",
@@ -523,19 +479,7 @@ impl TelegramMock {
 
     /// Stops the server (for every clone of this handle).
     pub async fn stop(self) {
-        if let Some(tx) = lock(&self.inner.shutdown).take() {
-            let _ = tx.send(());
-        }
-        let task = lock(&self.inner.task).take();
-        if let Some(task) = task {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
+        self.inner.server.stop().await;
     }
 }
 
@@ -588,12 +532,7 @@ impl Shared {
                 })
             }
             other => {
-                let id = match other {
-                    Value::Number(n) => n.as_i64(),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                }
-                .unwrap_or(0);
+                let id = int::<i64>(other).unwrap_or(0);
                 st.chats.get(&id).cloned().unwrap_or_else(|| guess_chat(id))
             }
         }
@@ -623,26 +562,6 @@ fn api_error(code: u16, description: &str, parameters: Option<Value>) -> Respons
     (status, axum::Json(body)).into_response()
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn handle_request(
     State(shared): State<Arc<Shared>>,
     uri: Uri,
@@ -668,11 +587,7 @@ async fn handle_request(
     let spec = shared.spec.clone();
     let method_spec = spec.methods.get(&method);
 
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = content_type(&headers);
     let parsed = parse_body(&content_type, uri.query(), &body, method_spec);
     let (params, body_problem) = match parsed {
         Ok(p) => (p, None),
@@ -723,21 +638,11 @@ async fn handle_request(
     let body = params.params;
     // Injected failures.
     {
-        let mut st = lock(&shared.state);
-        let chat_id = body.get("chat_id").and_then(|v| match v {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        });
-        let hit = st.failures.iter().position(|rule| {
+        let chat_id = body.get("chat_id").and_then(int::<i64>);
+        let hit = lock(&shared.state).failures.take(|rule| {
             rule.method == method && (rule.chat_id.is_none() || rule.chat_id == chat_id)
         });
-        if let Some(index) = hit {
-            let failure = st.failures[index].failure.clone();
-            st.failures[index].remaining -= 1;
-            if st.failures[index].remaining == 0 {
-                st.failures.remove(index);
-            }
+        if let Some(failure) = hit {
             return failure.response();
         }
     }
@@ -749,16 +654,10 @@ async fn handle_request(
 }
 
 async fn get_updates(shared: &Arc<Shared>, body: &Map<String, Value>) -> Response {
-    let int = |name: &str| {
-        body.get(name).and_then(|v| match v {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        })
-    };
-    let offset = int("offset");
-    let limit = int("limit").unwrap_or(100).clamp(1, 100) as usize;
-    let timeout = int("timeout").unwrap_or(0).max(0) as u64;
+    let int_of = |name: &str| body.get(name).and_then(int::<i64>);
+    let offset = int_of("offset");
+    let limit = int_of("limit").unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = int_of("timeout").unwrap_or(0).max(0) as u64;
     let allowed: Option<Vec<String>> = body.get("allowed_updates").and_then(|v| {
         v.as_array().map(|a| {
             a.iter()
@@ -825,13 +724,7 @@ fn plain_text(text: &str, parse_mode: Option<&str>) -> String {
 
 fn answer(shared: &Arc<Shared>, method: &str, body: &Map<String, Value>) -> Response {
     let str_of = |name: &str| body.get(name).and_then(Value::as_str);
-    let int_of = |name: &str| {
-        body.get(name).and_then(|v| match v {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        })
-    };
+    let int_of = |name: &str| body.get(name).and_then(int::<i64>);
     let inline_keyboard = || {
         body.get("reply_markup")
             .filter(|m| m.get("inline_keyboard").is_some())
@@ -1060,12 +953,8 @@ fn parse_body(
     }
     let ct = content_type.to_ascii_lowercase();
     if ct.starts_with("multipart/form-data") {
-        let boundary = content_type
-            .split(';')
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
-            .ok_or("multipart body without boundary")?;
+        let boundary =
+            multipart::boundary(content_type).ok_or("multipart body without boundary")?;
         for part in parse_multipart(body, &boundary)? {
             if part.filename.is_some() {
                 out.files.push(part.name);
@@ -1095,16 +984,6 @@ fn parse_body(
         }
     }
     Ok(out)
-}
-
-fn form_pairs(s: &str) -> Vec<(String, String)> {
-    match reqwest::Url::parse(&format!("http://127.0.0.1/?{s}")) {
-        Ok(url) => url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// Converts a form/multipart text value to JSON, guided by the field's spec types when known.
@@ -1210,10 +1089,7 @@ fn desc_text(v: Option<&Value>) -> String {
 }
 
 fn load_spec() -> Result<Spec, String> {
-    let text = std::fs::read_to_string(SPEC_PATH)
-        .map_err(|e| format!("cannot read the Bot API spec at {SPEC_PATH}: {e}"))?;
-    let root: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{SPEC_PATH} is not JSON: {e}"))?;
+    let root = common::read_spec(SPEC_PATH, "the Bot API spec")?;
     let object = |key: &str| {
         root.get(key)
             .and_then(Value::as_object)
