@@ -13,7 +13,7 @@ use crate::core::catalog::Catalog;
 use crate::core::catalog::model::{Entry, EntryId};
 use crate::core::catalog::scores;
 use crate::core::clock::Clock;
-use crate::core::command::{self, Command, ParseError};
+use crate::core::command::{self, Command, Group, ParseError};
 use crate::core::reply::{ErrorKind, HelpEntry, HelpView, Reply, ScoresView};
 use crate::import::{Format, ImportError};
 use crate::store::{AuditRecord, Change, Store, StoreError};
@@ -330,16 +330,16 @@ impl App {
         }
     }
 
-    /// Finds the entry a title names. Look-ups settle on a confident best
-    /// match; admin writes (`strict`) need an exact, unique title or an id.
+    /// The help of every command `caller` may run, of the admin group, or
+    /// of one command; from the command table.
     fn help(&self, caller: &Caller, topic: Option<&str>) -> Reply {
         let owner = self.is_owner(caller);
-        let lines = command::HELP
+        let lines = command::spec::COMMANDS
             .iter()
             .filter(|h| match topic {
-                Some("admin") => h.admin,
-                Some(t) => h.topic == t,
-                None => !h.admin || owner,
+                Some("admin") => h.group == Group::Admin,
+                Some(t) => h.name == t,
+                None => h.group == Group::Anime || owner,
             })
             .map(|h| HelpEntry {
                 usage: h.usage.to_owned(),

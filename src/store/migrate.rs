@@ -285,8 +285,23 @@ mod tests {
     /// A schema-1 data directory: one queued job (with its due-index row),
     /// one delivered post and one dead letter, all of one release, and one
     /// delivered post of a release with nothing queued.
+    /// Opens the raw engine, waiting while a handle dropped a moment ago in
+    /// this process still holds the directory's lock.
+    fn raw_open(dir: &std::path::Path) -> sled::Db {
+        let started = std::time::Instant::now();
+        loop {
+            match sled::open(dir) {
+                Ok(db) => return db,
+                Err(err) if started.elapsed() > std::time::Duration::from_secs(5) => {
+                    panic!("cannot open {}: {err}", dir.display())
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    }
+
     fn write_v1(dir: &std::path::Path) {
-        let db = sled::open(dir).unwrap();
+        let db = raw_open(dir);
         db.open_tree("meta")
             .unwrap()
             .insert(VERSION_KEY, &1u32.to_be_bytes())
@@ -429,7 +444,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_v1(dir.path());
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = raw_open(dir.path());
             // The batch landed, the version stamp did not.
             split_outbox_records(&db).unwrap();
             db.flush().unwrap();
@@ -447,7 +462,7 @@ mod tests {
     fn a_schema_1_backup_is_migrated_as_it_is_restored() {
         let dir = tempfile::tempdir().unwrap();
         write_v1(dir.path());
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_open(dir.path());
         let trees = db
             .tree_names()
             .into_iter()

@@ -32,7 +32,7 @@ use crate::app::App;
 use crate::config::TelegramConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
 use crate::core::caller::{Caller, ChatRef, Platform};
-use crate::core::command::{self, Command, TitleRef};
+use crate::core::command::{self, Command, Group, TitleRef, spec};
 use crate::core::reply::{ErrorKind, Reply};
 
 /// Results an inline query answers with.
@@ -334,14 +334,24 @@ fn inline_results(app: &App, query: &str) -> Vec<InlineQueryResult> {
         .collect()
 }
 
-/// The command menu published at start-up.
+/// The command menu published at start-up, from the command table:
+/// `/anime` with its subcommands, and `/help`.
 fn commands() -> Vec<BotCommand> {
+    let subcommands: Vec<&str> = spec::COMMANDS
+        .iter()
+        .filter(|c| c.group == Group::Anime && c.name != "info")
+        .map(|c| c.name)
+        .collect();
+    let help = spec::find(Group::Anime, "help").map_or("", |c| c.about);
     vec![
         BotCommand::new(
             "anime",
-            "Look up an anime: /anime <title>, /anime scores, /anime top, /anime airing",
+            format!(
+                "Look up an anime: /anime <title>; also {}",
+                subcommands.join(", ")
+            ),
         ),
-        BotCommand::new("help", "How to use the bot"),
+        BotCommand::new("help", help),
     ]
 }
 
