@@ -17,6 +17,14 @@ macro_rules! require_spec {
     };
 }
 
+/// A client that never goes through a proxy from the environment: requests stay on 127.0.0.1.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
 struct Answer {
     status: u16,
     headers: reqwest::header::HeaderMap,
@@ -38,7 +46,7 @@ impl Answer {
 }
 
 async fn post_body(mock: &AniListMock, body: Value) -> Answer {
-    let response = reqwest::Client::new()
+    let response = client()
         .post(mock.url())
         .header("User-Agent", "rouge-test/0.1")
         .json(&body)
@@ -307,7 +315,7 @@ async fn invalid_queries_are_400_in_anilists_shape_and_recorded() {
     );
 
     // Not GraphQL at all.
-    let raw = reqwest::Client::new()
+    let raw = client()
         .post(mock.url())
         .header("Content-Type", "application/json")
         .body("{not json")
@@ -324,7 +332,7 @@ async fn invalid_queries_are_400_in_anilists_shape_and_recorded() {
     )
     .await;
     assert_eq!(answer.status, 400);
-    let wrong_path = reqwest::Client::new()
+    let wrong_path = client()
         .post(format!("{}graphql", mock.url()))
         .json(&json!({"query": "{ Media(id: 1) { id } }"}))
         .send()
@@ -609,6 +617,12 @@ async fn budget_over_limit_is_429_and_a_violation() {
     let violations = mock.violations();
     assert_eq!(violations.len(), 2);
     assert_eq!(violations[0].request, 3);
+    assert_eq!(
+        mock.requests()[3].query,
+        query,
+        "refused requests are logged too"
+    );
+    assert_eq!(mock.requests()[3].status, 429);
     assert!(violations[0].retry_after == 60 && violations[1].retry_after <= 60);
     assert!(
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mock.assert_clean())).is_err()
@@ -622,8 +636,8 @@ async fn budget_over_limit_is_429_and_a_violation() {
 async fn lockout_ends_and_degraded_headers() {
     require_spec!();
     let config = AniListConfig::default()
-        .budget(2, Duration::from_millis(400))
-        .lockout(Duration::from_millis(400))
+        .budget(2, Duration::from_secs(2))
+        .lockout(Duration::from_millis(1500))
         .advertise(90);
     let mock = AniListMock::start_with(config).await;
     let query = "{ Media(id: 162985) { id } }";
@@ -635,10 +649,11 @@ async fn lockout_ends_and_degraded_headers() {
     assert_eq!(refused.status, 429);
     assert_eq!(
         refused.header("retry-after").as_deref(),
-        Some("1"),
+        Some("2"),
         "rounded up"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // Past the lock-out and the window.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(post(&mock, query, json!({})).await.status, 200);
     assert_eq!(mock.violations().len(), 1);
     mock.stop().await;
@@ -707,6 +722,7 @@ async fn hang_times_the_client_out() {
     let mock = AniListMock::start().await;
     mock.fail_next(1, Failure::Hang);
     let client = reqwest::Client::builder()
+        .no_proxy()
         .timeout(Duration::from_millis(300))
         .build()
         .expect("client");
@@ -735,6 +751,7 @@ async fn dropped_connection_has_no_http_answer() {
     let mock = AniListMock::start().await;
     mock.fail_next(1, Failure::DropConnection);
     let client = reqwest::Client::builder()
+        .no_proxy()
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
@@ -816,5 +833,29 @@ async fn fixture_type_errors_name_the_path() {
         let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(message.contains(needle), "{message}");
     }
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_one_budget() {
+    require_spec!();
+    let mock = AniListMock::start().await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let mock = mock.clone();
+        tasks.push(tokio::spawn(async move {
+            post(&mock, "{ Page(perPage: 1) { media { id } } }", json!({}))
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 30);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10);
+    assert_eq!(mock.violations().len(), 10);
+    assert_eq!(mock.requests().len(), 40);
     mock.stop().await;
 }

@@ -46,6 +46,18 @@
 //!
 //! Failures ([`AniListMock::fail_next`], [`AniListMock::fail_always`]) are served to requests that
 //! are within budget and valid, so validation still sees every query.
+//!
+//! ```ignore
+//! let mock = AniListMock::start().await;            // fixtures of tests/fixtures/anilist
+//! mock.set_now(anilist_mock::FIXTURE_NOW);          // the airing fixtures' "now"
+//! mock.put_media(json!({"id": 1, "idMal": 2, "title": {"romaji": "X"}, "status": "RELEASING"}));
+//! mock.put_airing(json!({"airingAt": FIXTURE_NOW + 3600, "episode": 9, "mediaId": 1}));
+//! mock.fail_next(1, Failure::Unavailable);
+//! // … point the AniList source at mock.url() and run the code under test …
+//! mock.assert_clean();                               // no invalid query, no 429, nothing unsupported
+//! assert_eq!(mock.requests().len(), 2);
+//! mock.stop().await;
+//! ```
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
@@ -86,7 +98,7 @@ pub const DEFAULT_BUDGET: u32 = 30;
 /// AniList's largest page.
 pub const MAX_PER_PAGE: i64 = 50;
 
-/// `X-RateLimit-Limit` is read from here by clients: AniList's header names.
+/// AniList's header with the budget per minute (`X-RateLimit-Limit`).
 pub const HEADER_LIMIT: &str = "x-ratelimit-limit";
 /// Requests left in the window.
 pub const HEADER_REMAINING: &str = "x-ratelimit-remaining";
@@ -822,14 +834,27 @@ async fn handle(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // Best effort, so requests refused before parsing (429) are still identifiable in the log.
+    let peek: Value = body
+        .as_ref()
+        .ok()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or(Value::Null);
     let index = {
         let mut st = lock(&shared.state);
         st.requests.push(Request {
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
-            query: String::new(),
-            variables: Value::Null,
-            operation_name: None,
+            query: peek
+                .get("query")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            variables: peek.get("variables").cloned().unwrap_or(Value::Null),
+            operation_name: peek
+                .get("operationName")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             root_fields: Vec::new(),
             page_fields: Vec::new(),
             ids: Vec::new(),

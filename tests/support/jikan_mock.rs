@@ -44,6 +44,16 @@
 //!
 //! Failures ([`JikanMock::fail_next`], [`JikanMock::fail_always`]) are served to requests that
 //! are within budget and valid.
+//!
+//! ```ignore
+//! let mock = JikanMock::start().await;              // fixtures of tests/fixtures/jikan
+//! let url = format!("{}/anime/54794/full", mock.url());
+//! mock.change_anime(54794, |a| a["score"] = json!(6.3)); // a new ETag
+//! mock.fail_next(1, Failure::Hang);
+//! // … point the Jikan source at mock.url() and run the code under test …
+//! mock.assert_clean();                               // no invalid request, no 429, no drift
+//! mock.stop().await;
+//! ```
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, VecDeque};
@@ -1003,12 +1013,21 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| path.clone());
+    let query: Vec<(String, String)> = raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| percent_decode(s).unwrap_or_else(|| s.to_owned());
+            (decode(k), decode(v))
+        })
+        .collect();
     let index = {
         let mut st = lock(&shared.state);
         st.requests.push(Request {
             method: method.clone(),
             path: path.clone(),
-            query: Vec::new(),
+            query,
             template: None,
             path_params: BTreeMap::new(),
             if_none_match: if_none_match.clone(),
@@ -1296,7 +1315,6 @@ impl Shared {
             if let Some(r) = st.requests.get_mut(index) {
                 r.template = Some(valid.route.template.clone());
                 r.path_params = valid.path_params.clone();
-                r.query = valid.query.clone();
             }
         }
         let failure = self.next_failure();
@@ -1619,7 +1637,7 @@ impl Shared {
         let total = list.len() as i64;
         let data: Vec<Value> = list
             .into_iter()
-            .skip(((page - 1) * limit) as usize)
+            .skip(usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX))
             .take(limit as usize)
             .map(|a| self.anime_subset(a))
             .collect();
