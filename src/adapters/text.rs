@@ -1,9 +1,14 @@
-//! Replies as lines of text, shared by every adapter that writes text: the
-//! console (plain) and Telegram (HTML). One wording, one place; a [`Markup`]
-//! decides how emphasis and links look and escapes catalog and user text.
+//! Every sentence a user reads, in one place: replies as lines of text (the
+//! console, `rouge ask` and Telegram), the pieces a card or an announcement
+//! is made of ([`CardText`], [`AnnouncementText`]) that Discord lays out as
+//! embed fields, each reply's heading, and the buttons a reply offers
+//! ([`actions`], [`item_actions`]). A [`Markup`] decides how emphasis, links
+//! and times look and escapes catalog and user text; the adapters only lay
+//! these words out.
 
 use std::fmt::Write as _;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::core::announce::Announcement;
@@ -18,6 +23,11 @@ pub trait Markup {
     fn bold(s: &str) -> String;
     fn italic(s: &str) -> String;
     fn link(label: &str, url: &str) -> String;
+    /// A point in time, in `tz` where the platform cannot show each
+    /// reader's own zone.
+    fn time(at: DateTime<Utc>, tz: Tz) -> String {
+        schedule::local_time(at, tz)
+    }
 }
 
 /// Plain text, for terminals.
@@ -111,6 +121,10 @@ impl Markup for Markdown {
             url.replace(')', "%29").replace(' ', "%20")
         )
     }
+    /// Discord shows a timestamp in each reader's own zone.
+    fn time(at: DateTime<Utc>, _tz: Tz) -> String {
+        format!("<t:{}:f>", at.timestamp())
+    }
 }
 
 /// A reply as lines (a line may hold a paragraph). The first lines of a card
@@ -192,19 +206,108 @@ pub fn lines<M: Markup>(reply: &Reply) -> Vec<String> {
     }
 }
 
-fn card_lines<M: Markup>(card: &Card) -> Vec<String> {
-    let mut out = vec![format!("{} (#{})", M::bold(&card.title), card.id)];
-    if !card.other_titles.is_empty() {
-        out.push(M::italic(&card.other_titles.join(" · ")));
+/// A reply's heading, for platforms that show one apart from the body (a
+/// Discord embed's title); `None` for confirmations and errors.
+pub fn heading(reply: &Reply) -> Option<String> {
+    Some(match reply {
+        Reply::Card(card) => card.title.clone(),
+        Reply::Scores(view) => format!("Scores for {}", view.title),
+        Reply::Picker(_) => "Which one?".to_owned(),
+        Reply::List(list) => list.heading.clone(),
+        Reply::Help(_) => "Rouge commands".to_owned(),
+        Reply::Announcement(a) => announcement_text::<Plain>(a).plain_headline,
+        Reply::Done(_) | Reply::Error(_) => return None,
+    })
+}
+
+/// A button: what it says, and the command line it runs when pressed
+/// (only button-safe commands are obeyed; see `Command::is_button_safe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub label: String,
+    pub command: String,
+}
+
+fn action(label: impl Into<String>, command: String) -> Action {
+    Action {
+        label: label.into(),
+        command,
     }
-    let mut head = Vec::new();
-    head.extend(card.kind.clone());
-    if !card.genres.is_empty() {
-        head.push(card.genres.join(", "));
+}
+
+/// What a reply offers to do next: a card's scores and subscription, the
+/// card behind scores or an announcement, a list's neighbouring pages.
+pub fn actions(reply: &Reply) -> Vec<Action> {
+    match reply {
+        Reply::Card(card) => vec![
+            action("Scores", format!("/anime scores #{}", card.id)),
+            action("Subscribe here", format!("/anime subscribe #{}", card.id)),
+        ],
+        Reply::Scores(view) => vec![action("Card", format!("/anime #{}", view.id))],
+        Reply::Announcement(a) => vec![action("Card", format!("/anime #{}", a.entry))],
+        Reply::List(list) => [("◂ Previous", &list.previous), ("Next ▸", &list.next)]
+            .into_iter()
+            .filter_map(|(label, command)| command.clone().map(|c| action(label, c)))
+            .collect(),
+        Reply::Picker(_) | Reply::Done(_) | Reply::Help(_) | Reply::Error(_) => Vec::new(),
     }
-    if !head.is_empty() {
-        out.push(M::text(&head.join(" · ")));
+}
+
+/// The titles a reply lists, each a button that opens its card: a
+/// picker's choices (numbered) and a list's entries (the first ten).
+pub fn item_actions(reply: &Reply) -> Vec<Action> {
+    match reply {
+        Reply::Picker(picker) => picker
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                action(
+                    format!("{}. {} ({})", i + 1, c.title, c.detail),
+                    c.command.clone(),
+                )
+            })
+            .collect(),
+        Reply::List(list) => list
+            .items
+            .iter()
+            .filter_map(|item| {
+                item.id
+                    .map(|id| action(&item.text, format!("/anime #{id}")))
+            })
+            .take(10)
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+/// A card's words, piece by piece: text adapters print them as lines,
+/// Discord as an embed's title, description and fields.
+pub struct CardText {
+    /// The title to show first, escaped.
+    pub title: String,
+    /// Other titles (main, Japanese, Chinese), marked up as one line.
+    pub other_titles: Option<String>,
+    pub kind: Option<String>,
+    pub genres: Option<String>,
+    /// Status, season and air dates.
+    pub when: Option<String>,
+    /// `("Episodes", "13 × 24 min")`, or `("Duration", "24 min per episode")`.
+    pub episodes: Option<(&'static str, String)>,
+    /// Audio, subtitles, qualities and studios, as `(label, value)`.
+    pub lists: Vec<(&'static str, String)>,
+    pub scores: String,
+    pub community: String,
+    /// The latest releases, newest first.
+    pub releases: Vec<String>,
+    pub next: Option<String>,
+    pub synopsis: Option<String>,
+    pub links: Vec<String>,
+}
+
+/// The words of a card.
+pub fn card_text<M: Markup>(card: &Card) -> CardText {
+    let joined = |list: &[String]| (!list.is_empty()).then(|| M::text(&list.join(", ")));
     let mut when = Vec::new();
     when.extend(card.status.clone());
     when.extend(card.season.clone());
@@ -213,59 +316,90 @@ fn card_lines<M: Markup>(card: &Card) -> Vec<String> {
         (Some(from), None) => when.push(format!("from {from}")),
         _ => {}
     }
-    if !when.is_empty() {
-        out.push(M::text(&when.join(" · ")));
-    }
-    match (card.episodes, card.duration_min) {
-        (Some(n), Some(min)) => out.push(format!("Episodes: {n} × {min} min")),
-        (Some(n), None) => out.push(format!("Episodes: {n}")),
-        (None, Some(min)) => out.push(format!("Duration: {min} min per episode")),
-        (None, None) => {}
-    }
-    for (label, list) in [
+    let episodes = match (card.episodes, card.duration_min) {
+        (Some(n), Some(min)) => Some(("Episodes", format!("{n} × {min} min"))),
+        (Some(n), None) => Some(("Episodes", n.to_string())),
+        (None, Some(min)) => Some(("Duration", format!("{min} min per episode"))),
+        (None, None) => None,
+    };
+    let lists = [
         ("Audio", &card.audio),
         ("Subtitles", &card.subtitles),
         ("Qualities", &card.qualities),
         ("Studios", &card.studios),
-    ] {
-        if !list.is_empty() {
-            out.push(format!("{label}: {}", M::text(&list.join(", "))));
-        }
+    ]
+    .into_iter()
+    .filter_map(|(label, list)| joined(list).map(|value| (label, value)))
+    .collect();
+    let releases = card
+        .latest_releases
+        .iter()
+        .map(|release| {
+            let mut line = format!("episode {}", release.number);
+            if let Some(title) = &release.title {
+                let _ = write!(line, " “{}”", M::text(title));
+            }
+            if let Some(audio) = &release.audio {
+                let _ = write!(line, ", {} audio", M::text(audio));
+            }
+            if !release.qualities.is_empty() {
+                let _ = write!(line, ", {}", M::text(&release.qualities.join("/")));
+            }
+            let _ = write!(line, " ({})", M::time(release.released_at, Tz::UTC));
+            line
+        })
+        .collect();
+    CardText {
+        title: M::text(&card.title),
+        other_titles: (!card.other_titles.is_empty())
+            .then(|| M::italic(&card.other_titles.join(" · "))),
+        kind: card.kind.as_deref().map(M::text),
+        genres: joined(&card.genres),
+        when: (!when.is_empty()).then(|| M::text(&when.join(" · "))),
+        episodes,
+        lists,
+        scores: scores_text::<M>(&card.scores),
+        community: community_text::<M>(&card.community, card.id),
+        releases,
+        next: card
+            .next_episode
+            .as_ref()
+            .map(|next| format!("episode {} at {}", next.number, M::time(next.at, Tz::UTC))),
+        synopsis: card.synopsis.as_deref().map(M::text),
+        links: card
+            .links
+            .iter()
+            .map(|l| M::link(&l.label, &l.url))
+            .collect(),
     }
-    out.push(summary_line::<M>(&card.scores));
-    out.push(community_line::<M>(&card.community, card.id));
-    for release in &card.latest_releases {
-        let mut line = format!("Released: episode {}", release.number);
-        if let Some(title) = &release.title {
-            let _ = write!(line, " “{}”", M::text(title));
-        }
-        if let Some(audio) = &release.audio {
-            let _ = write!(line, ", {} audio", M::text(audio));
-        }
-        if !release.qualities.is_empty() {
-            let _ = write!(line, ", {}", M::text(&release.qualities.join("/")));
-        }
-        let _ = write!(
-            line,
-            " ({})",
-            release.released_at.format("%Y-%m-%d %H:%M UTC")
-        );
-        out.push(line);
+}
+
+fn card_lines<M: Markup>(card: &Card) -> Vec<String> {
+    let t = card_text::<M>(card);
+    let mut out = vec![format!("{} (#{})", M::bold(&card.title), card.id)];
+    out.extend(t.other_titles);
+    let head: Vec<String> = t.kind.into_iter().chain(t.genres).collect();
+    if !head.is_empty() {
+        out.push(head.join(" · "));
     }
-    if let Some(next) = &card.next_episode {
-        out.push(format!(
-            "Next: episode {} at {}",
-            next.number,
-            next.at.format("%Y-%m-%d %H:%M UTC")
-        ));
-    }
-    if let Some(synopsis) = &card.synopsis {
+    out.extend(t.when);
+    out.extend(t.episodes.map(|(label, value)| format!("{label}: {value}")));
+    out.extend(
+        t.lists
+            .iter()
+            .map(|(label, value)| format!("{label}: {value}")),
+    );
+    out.push(format!("Scores: {}", t.scores));
+    out.push(format!("Community: {}", t.community));
+    out.extend(t.releases.iter().map(|r| format!("Released: {r}")));
+    out.extend(t.next.map(|n| format!("Next: {n}")));
+    if let Some(synopsis) = t.synopsis {
         out.push(String::new());
-        out.push(M::text(synopsis));
+        out.push(synopsis);
     }
-    if !card.links.is_empty() {
+    if !t.links.is_empty() {
         out.push(String::new());
-        out.extend(card.links.iter().map(|l| M::link(&l.label, &l.url)));
+        out.extend(t.links);
     }
     out
 }
@@ -294,25 +428,36 @@ fn scores_lines<M: Markup>(view: &ScoresView) -> Vec<String> {
         }
         out.push(text);
     }
-    out.push(summary_line::<M>(&view.scores));
-    out.push(community_line::<M>(&view.community, view.id));
+    out.push(format!("Scores: {}", scores_text::<M>(&view.scores)));
+    out.push(format!(
+        "Community: {}",
+        community_text::<M>(&view.community, view.id)
+    ));
     out
 }
 
-fn announcement_lines<M: Markup>(a: &Announcement) -> Vec<String> {
+/// An announcement's words, piece by piece (see [`CardText`]).
+pub struct AnnouncementText {
+    /// `New episode: <title> — episode 13 of 13 “…”`, marked up.
+    pub headline: String,
+    /// The same without markup, for a platform's title field.
+    pub plain_headline: String,
+    /// Audio language and qualities.
+    pub what: Option<String>,
+    /// Where and when it aired or was released.
+    pub when: String,
+    pub next: Option<String>,
+    pub links: Vec<String>,
+}
+
+/// The words of an announcement, with times in the chat's zone.
+pub fn announcement_text<M: Markup>(a: &Announcement) -> AnnouncementText {
     let tz = schedule::time_zone(&a.tz).unwrap_or(Tz::UTC);
-    let mut head = format!(
-        "📣 New episode: {} — episode {}",
-        M::bold(&a.title),
-        a.episode
-    );
+    let mut rest = String::new();
     if let Some(total) = a.episodes_total {
-        let _ = write!(head, " of {total}");
+        let _ = write!(rest, " of {total}");
     }
-    if let Some(title) = &a.episode_title {
-        let _ = write!(head, " “{}”", M::text(title));
-    }
-    let mut out = vec![head];
+    let episode_title = a.episode_title.as_deref();
     let mut what = Vec::new();
     if let Some(audio) = &a.audio {
         what.push(format!("{audio} audio"));
@@ -320,30 +465,49 @@ fn announcement_lines<M: Markup>(a: &Announcement) -> Vec<String> {
     if !a.qualities.is_empty() {
         what.push(a.qualities.join(", "));
     }
-    if !what.is_empty() {
-        out.push(M::text(&what.join(" · ")));
-    }
-    out.push(match &a.stream {
-        Some(stream) => format!(
-            "Aired on {} at {}",
-            M::text(stream),
-            schedule::local_time(a.released_at, tz)
+    AnnouncementText {
+        headline: format!(
+            "📣 New episode: {} — episode {}{rest}{}",
+            M::bold(&a.title),
+            a.episode,
+            episode_title.map_or_else(String::new, |t| format!(" “{}”", M::text(t)))
         ),
-        None => format!("Released {}", schedule::local_time(a.released_at, tz)),
-    });
-    if let Some((n, at)) = a.next_episode {
-        out.push(format!(
-            "Next: episode {n} at {}",
-            schedule::local_time(at, tz)
-        ));
+        plain_headline: format!(
+            "New episode: {} — episode {}{rest}{}",
+            a.title,
+            a.episode,
+            episode_title.map_or_else(String::new, |t| format!(" “{t}”"))
+        ),
+        what: (!what.is_empty()).then(|| M::text(&what.join(" · "))),
+        when: match &a.stream {
+            Some(stream) => format!(
+                "Aired on {} at {}",
+                M::text(stream),
+                M::time(a.released_at, tz)
+            ),
+            None => format!("Released {}", M::time(a.released_at, tz)),
+        },
+        next: a
+            .next_episode
+            .map(|(n, at)| format!("Next: episode {n} at {}", M::time(at, tz))),
+        links: a.links.iter().map(|l| M::link(&l.label, &l.url)).collect(),
     }
-    out.extend(a.links.iter().map(|l| M::link(&l.label, &l.url)));
+}
+
+fn announcement_lines<M: Markup>(a: &Announcement) -> Vec<String> {
+    let t = announcement_text::<M>(a);
+    let mut out = vec![t.headline];
+    out.extend(t.what);
+    out.push(t.when);
+    out.extend(t.next);
+    out.extend(t.links);
     out
 }
 
-fn summary_line<M: Markup>(summary: &Summary) -> String {
+/// Every source's score and their average: `IMDb 5.9 · MyAnimeList 6.2 · average 6.1`.
+fn scores_text<M: Markup>(summary: &Summary) -> String {
     if summary.sources.is_empty() {
-        return "Scores: none yet".into();
+        return "none yet".into();
     }
     let parts: Vec<String> = summary
         .sources
@@ -363,23 +527,24 @@ fn summary_line<M: Markup>(summary: &Summary) -> String {
         .collect();
     match summary.summary {
         Some(avg) => format!(
-            "Scores: {} · average {}",
+            "{} · average {}",
             parts.join(" · "),
             M::bold(&avg.to_string())
         ),
-        None => format!("Scores: {}", parts.join(" · ")),
+        None => parts.join(" · "),
     }
 }
 
-fn community_line<M: Markup>(community: &Community, id: u64) -> String {
+/// The community score, or how to start one.
+fn community_text<M: Markup>(community: &Community, id: u64) -> String {
     match (community.ratings, community.score) {
         (0, _) => format!(
-            "Community: no ratings yet — be the first: /anime rate #{id} {}",
+            "no ratings yet — be the first: /anime rate #{id} {}",
             M::text("<1-10>")
         ),
-        (n, Some(score)) => format!("Community: {score} from {n} ratings"),
+        (n, Some(score)) => format!("{score} from {n} ratings"),
         (n, None) => format!(
-            "Community: {n} rating{} so far (a score shows from 3)",
+            "{n} rating{} so far (a score shows from 3)",
             if n == 1 { "" } else { "s" }
         ),
     }

@@ -184,6 +184,14 @@ impl Reply {
         })
     }
 
+    /// The answer when a command could not run at all (it failed on our side).
+    pub fn apology() -> Reply {
+        Reply::error(
+            ErrorKind::Unavailable,
+            "Something went wrong on our side; please try again.",
+        )
+    }
+
     pub fn done(text: impl Into<String>, id: Option<EntryId>) -> Reply {
         Reply::Done(Notice {
             text: text.into(),

@@ -29,6 +29,7 @@ use serenity::all::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::{joined_reply, run_command, spawn_command};
 use crate::app::App;
 use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
@@ -260,12 +261,6 @@ fn stale_component() -> CreateInteractionResponse {
     ))))
 }
 
-/// Executes on a blocking thread (the store does disk I/O).
-async fn execute(app: &App, caller: Caller, parsed: Result<Command, command::ParseError>) -> Reply {
-    let app = app.clone();
-    joined_reply(tokio::task::spawn_blocking(move || app.execute_parsed(&caller, parsed)).await)
-}
-
 /// The whole answer to an interaction, without any REST call: what the
 /// interactions endpoint returns in its HTTP response. `None` for kinds the
 /// bot does not use.
@@ -275,13 +270,13 @@ pub async fn answer(app: &App, interaction: Interaction) -> Option<CreateInterac
         Interaction::Command(command) => {
             let (caller, parsed) = command_of(&command);
             CreateInteractionResponse::Message(message(render::render(
-                &execute(app, caller, parsed).await,
+                &run_command(app, caller, parsed).await,
             )))
         }
         Interaction::Autocomplete(autocomplete) => autocomplete_response(app, &autocomplete).await,
         Interaction::Component(component) => match component_of(&component) {
             Some((caller, cmd)) => CreateInteractionResponse::Message(message(render::render(
-                &execute(app, caller, Ok(cmd)).await,
+                &run_command(app, caller, Ok(cmd)).await,
             ))),
             None => stale_component(),
         },
@@ -333,8 +328,7 @@ impl Handler {
         parsed: Result<Command, command::ParseError>,
         on_slow: impl std::future::Future<Output = ()>,
     ) -> (Reply, bool) {
-        let app = self.app.clone();
-        let mut work = tokio::task::spawn_blocking(move || app.execute_parsed(&caller, parsed));
+        let mut work = spawn_command(&self.app, caller, parsed);
         let joined = tokio::select! {
             joined = &mut work => return (joined_reply(joined), false),
             _ = tokio::time::sleep(DEFER_AFTER) => {
@@ -369,16 +363,6 @@ impl Handler {
         };
         respond!(self, ctx, interaction, caller, Ok(cmd), "a component");
     }
-}
-
-fn joined_reply(joined: Result<Reply, tokio::task::JoinError>) -> Reply {
-    joined.unwrap_or_else(|err| {
-        warn!(cause = %err, "a command failed");
-        Reply::error(
-            ErrorKind::Unavailable,
-            "Something went wrong on our side; please try again.",
-        )
-    })
 }
 
 #[serenity::async_trait]

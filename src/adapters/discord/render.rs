@@ -8,7 +8,7 @@ use serenity::all::{
     CreateSelectMenuKind, CreateSelectMenuOption,
 };
 
-use crate::adapters::text::{self, Markdown, Markup};
+use crate::adapters::text::{self, Markdown};
 use crate::core::announce::Announcement;
 use crate::core::reply::{Card, Reply};
 
@@ -101,173 +101,94 @@ impl Embed {
     }
 }
 
-/// Renders a reply for Discord.
+/// Renders a reply for Discord: the text module's words laid out as an
+/// embed, with the reply's actions as buttons and a picker as a menu.
 pub fn render(reply: &Reply) -> Rendered {
-    match reply {
-        Reply::Card(card) => Rendered {
-            embed: card_embed(card),
-            components: card_buttons(card.id),
-            ephemeral: false,
-        },
-        Reply::Announcement(a) => Rendered {
-            embed: announcement_embed(a),
-            components: Vec::new(),
-            ephemeral: false,
-        },
-        Reply::Picker(picker) => {
-            let options: Vec<CreateSelectMenuOption> = picker
-                .choices
-                .iter()
-                .filter(|c| c.command.len() <= CUSTOM_ID_LIMIT)
-                .map(|c| {
-                    CreateSelectMenuOption::new(
-                        cut(&format!("{} ({})", c.title, c.detail), 100),
-                        c.command.clone(),
-                    )
-                })
-                .collect();
+    let title = text::heading(reply).unwrap_or_else(|| "Rouge".to_owned());
+    let embed = match reply {
+        Reply::Card(card) => card_embed(card),
+        Reply::Announcement(a) => announcement_embed(a),
+        Reply::Picker(_) | Reply::Help(_) | Reply::Error(_) | Reply::Done(_) => {
             let lines = text::lines::<Markdown>(reply);
-            let embed = Embed::new("Which one?")
-                .description(&lines.join("\n"))
-                .embed;
-            let components = if options.is_empty() {
-                Vec::new()
-            } else {
-                vec![CreateActionRow::SelectMenu(
-                    CreateSelectMenu::new(PICKER_ID, CreateSelectMenuKind::String { options })
-                        .placeholder("Choose a title"),
-                )]
-            };
-            Rendered {
-                embed,
-                components,
-                ephemeral: false,
-            }
+            Embed::new(&title).description(&lines.join("\n")).embed
         }
-        Reply::Error(_) | Reply::Done(_) => {
+        Reply::Scores(_) | Reply::List(_) => {
+            // The first line is the heading, which is the embed's title.
             let lines = text::lines::<Markdown>(reply);
-            Rendered {
-                embed: Embed::new("Rouge").description(&lines.join("\n")).embed,
-                components: Vec::new(),
-                ephemeral: true,
-            }
+            Embed::new(&title)
+                .description(&lines.get(1..).unwrap_or_default().join("\n"))
+                .embed
         }
-        Reply::Scores(_) | Reply::List(_) | Reply::Help(_) => {
-            let mut lines = text::lines::<Markdown>(reply);
-            // The first line is the heading: it becomes the title.
-            let title = match reply {
-                Reply::Scores(view) => format!("Scores for {}", view.title),
-                Reply::List(list) => list.heading.clone(),
-                _ => "Rouge commands".to_owned(),
-            };
-            if !lines.is_empty() && !matches!(reply, Reply::Help(_)) {
-                lines.remove(0);
-            }
-            let pages: Vec<CreateButton> = match reply {
-                Reply::List(list) => [("Previous", &list.previous), ("Next", &list.next)]
-                    .into_iter()
-                    .filter_map(|(label, command)| {
-                        command
-                            .as_ref()
-                            .filter(|c| c.len() <= CUSTOM_ID_LIMIT)
-                            .map(|c| {
-                                CreateButton::new(c.clone())
-                                    .label(label)
-                                    .style(ButtonStyle::Secondary)
-                            })
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let components = if pages.is_empty() {
-                Vec::new()
-            } else {
-                vec![CreateActionRow::Buttons(pages)]
-            };
-            Rendered {
-                embed: Embed::new(&title).description(&lines.join("\n")).embed,
-                components,
-                ephemeral: false,
-            }
+    };
+    let mut components = Vec::new();
+    if let Reply::Picker(picker) = reply {
+        let options: Vec<CreateSelectMenuOption> = picker
+            .choices
+            .iter()
+            .filter(|c| c.command.len() <= CUSTOM_ID_LIMIT)
+            .map(|c| {
+                CreateSelectMenuOption::new(
+                    cut(&format!("{} ({})", c.title, c.detail), 100),
+                    c.command.clone(),
+                )
+            })
+            .collect();
+        if !options.is_empty() {
+            components.push(CreateActionRow::SelectMenu(
+                CreateSelectMenu::new(PICKER_ID, CreateSelectMenuKind::String { options })
+                    .placeholder("Choose a title"),
+            ));
         }
+    }
+    // Announcements are posted without buttons.
+    if !matches!(reply, Reply::Announcement(_)) {
+        let buttons: Vec<CreateButton> = text::actions(reply)
+            .into_iter()
+            .filter(|a| a.command.len() <= CUSTOM_ID_LIMIT)
+            .map(|a| {
+                CreateButton::new(a.command)
+                    .label(cut(&a.label, 80))
+                    .style(ButtonStyle::Secondary)
+            })
+            .collect();
+        if !buttons.is_empty() {
+            components.push(CreateActionRow::Buttons(buttons));
+        }
+    }
+    Rendered {
+        embed,
+        components,
+        ephemeral: matches!(reply, Reply::Error(_) | Reply::Done(_)),
     }
 }
 
 fn card_embed(card: &Card) -> CreateEmbed {
-    let mut description = Vec::new();
-    if !card.other_titles.is_empty() {
-        description.push(Markdown::italic(&card.other_titles.join(" · ")));
+    let t = text::card_text::<Markdown>(card);
+    let description: Vec<String> = t.other_titles.into_iter().chain(t.synopsis).collect();
+    let mut embed = Embed::new(&card.title)
+        .description(&description.join("\n\n"))
+        .field("Type", t.kind.as_deref().unwrap_or("—"), true);
+    if let Some((label, value)) = &t.episodes {
+        embed = embed.field(label, value, true);
     }
-    if let Some(synopsis) = &card.synopsis {
-        description.push(Markdown::text(synopsis));
-    }
-    let mut embed = Embed::new(&card.title).description(&description.join("\n\n"));
-    let list = |v: &[String]| Markdown::text(&v.join(", "));
-    embed = embed.field(
-        "Type",
-        &Markdown::text(card.kind.as_deref().unwrap_or("—")),
-        true,
-    );
-    if let Some(n) = card.episodes {
-        let value = match card.duration_min {
-            Some(min) => format!("{n} × {min} min"),
-            None => n.to_string(),
-        };
-        embed = embed.field("Episodes", &value, true);
-    }
-    let when: Vec<String> = card
-        .status
-        .iter()
-        .chain(card.season.iter())
-        .cloned()
-        .collect();
-    embed = embed.field("Status", &Markdown::text(&when.join(" · ")), true);
-    embed = embed.field("Genres", &list(&card.genres), false);
-    embed = embed.field("Audio", &list(&card.audio), true);
-    embed = embed.field("Subtitles", &list(&card.subtitles), true);
-    embed = embed.field("Qualities", &list(&card.qualities), true);
-    embed = embed.field("Studios", &list(&card.studios), true);
-    let scores: Vec<String> = card
-        .scores
-        .sources
-        .iter()
-        .map(|s| format!("{} {}", Markdown::text(&s.label), s.value))
-        .collect();
-    let mut score_text = if scores.is_empty() {
-        "none yet".to_owned()
-    } else {
-        scores.join(" · ")
-    };
-    if let Some(avg) = card.scores.summary {
-        score_text.push_str(&format!(" · average **{avg}**"));
-    }
-    embed = embed.field("Scores", &score_text, false);
-    let community = match (card.community.ratings, card.community.score) {
-        (0, _) => format!(
-            "No ratings yet — be the first: `/anime rate title:#{} rating:<1-10>`",
-            card.id
-        ),
-        (n, Some(score)) => format!("{score} from {n} ratings"),
-        (n, None) => format!("{n} so far (a score shows from 3)"),
-    };
-    embed = embed.field("Community", &community, false);
-    if let Some(next) = &card.next_episode {
-        embed = embed.field(
-            "Next episode",
-            &format!("Episode {} <t:{}:R>", next.number, next.at.timestamp()),
-            false,
-        );
-    }
-    let links: Vec<String> = card
-        .links
-        .iter()
-        .take(5)
-        .map(|l| Markdown::link(&l.label, &l.url))
-        .collect();
     embed = embed
+        .field("Status", t.when.as_deref().unwrap_or_default(), true)
+        .field("Genres", t.genres.as_deref().unwrap_or_default(), false);
+    for (label, value) in &t.lists {
+        embed = embed.field(label, value, true);
+    }
+    embed = embed
+        .field("Scores", &t.scores, false)
+        .field("Community", &t.community, false)
+        .field("Released", &t.releases.join("\n"), false);
+    if let Some(next) = &t.next {
+        embed = embed.field("Next episode", next, false);
+    }
+    let links: Vec<String> = t.links.into_iter().take(5).collect();
+    let mut out = embed
         .field("Links", &links.join(" · "), false)
-        .footer(&format!("#{}", card.id));
-    let mut out = embed.embed;
+        .footer(&format!("#{}", card.id))
+        .embed;
     if let Some(url) = card.links.first().map(|l| l.url.clone()) {
         out = out.url(url);
     }
@@ -277,52 +198,16 @@ fn card_embed(card: &Card) -> CreateEmbed {
     out
 }
 
-fn card_buttons(id: u64) -> Vec<CreateActionRow> {
-    vec![CreateActionRow::Buttons(vec![
-        CreateButton::new(format!("/anime scores #{id}"))
-            .label("Scores")
-            .style(ButtonStyle::Secondary),
-        CreateButton::new(format!("/anime subscribe #{id}"))
-            .label("Subscribe this channel")
-            .style(ButtonStyle::Primary),
-    ])]
-}
-
 fn announcement_embed(a: &Announcement) -> CreateEmbed {
-    let mut title = format!("New episode: {} — episode {}", a.title, a.episode);
-    if let Some(total) = a.episodes_total {
-        title.push_str(&format!(" of {total}"));
+    let t = text::announcement_text::<Markdown>(a);
+    let mut embed = Embed::new(&t.plain_headline).description(&t.when);
+    if let Some(what) = &t.what {
+        embed = embed.field("Audio and qualities", what, false);
     }
-    let mut lines = Vec::new();
-    if let Some(t) = &a.episode_title {
-        lines.push(Markdown::italic(t));
+    if let Some(next) = &t.next {
+        embed = embed.field("Next episode", next, false);
     }
-    match &a.stream {
-        Some(stream) => lines.push(format!(
-            "Aired on {} <t:{}:R>",
-            Markdown::text(stream),
-            a.released_at.timestamp()
-        )),
-        None => lines.push(format!("Released <t:{}:f>", a.released_at.timestamp())),
-    }
-    let mut embed = Embed::new(&title).description(&lines.join("\n"));
-    if let Some(audio) = &a.audio {
-        embed = embed.field("Audio", &Markdown::text(audio), true);
-    }
-    embed = embed.field("Qualities", &Markdown::text(&a.qualities.join(", ")), true);
-    if let Some((n, at)) = a.next_episode {
-        embed = embed.field(
-            "Next episode",
-            &format!("Episode {n} <t:{}:R>", at.timestamp()),
-            false,
-        );
-    }
-    let links: Vec<String> = a
-        .links
-        .iter()
-        .map(|l| Markdown::link(&l.label, &l.url))
-        .collect();
-    let mut out = embed.field("Links", &links.join(" · "), false).embed;
+    let mut out = embed.field("Links", &t.links.join(" · "), false).embed;
     if let Some(picture) = &a.picture {
         out = out.image(picture.clone());
     }
@@ -332,6 +217,7 @@ fn announcement_embed(a: &Announcement) -> CreateEmbed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::text::Markup;
 
     #[test]
     fn cutting_keeps_limits_and_escapes() {

@@ -33,7 +33,7 @@ use crate::config::TelegramConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
 use crate::core::caller::{Caller, ChatRef, Platform};
 use crate::core::command::{self, Command, Group, TitleRef, spec};
-use crate::core::reply::{ErrorKind, Reply};
+use crate::core::reply::Reply;
 
 /// Results an inline query answers with.
 const INLINE_RESULTS: usize = 10;
@@ -123,17 +123,7 @@ impl Ctx {
         {
             caller.is_chat_admin = self.is_admin(bot, ChatId(chat), UserId(user)).await;
         }
-        let app = self.app.clone();
-        match tokio::task::spawn_blocking(move || app.execute_parsed(&caller, parsed)).await {
-            Ok(reply) => reply,
-            Err(err) => {
-                warn!(cause = %err, "a command failed");
-                Reply::error(
-                    ErrorKind::Unavailable,
-                    "Something went wrong on our side; please try again.",
-                )
-            }
-        }
+        super::run_command(&self.app, caller, parsed).await
     }
 }
 

@@ -58,53 +58,22 @@ pub fn render(reply: &Reply) -> Rendered {
     }
 }
 
+/// The reply's buttons from the text module: each listed title on a row of
+/// its own, then the reply's own actions in one row.
 fn buttons(reply: &Reply) -> Vec<Vec<Button>> {
-    let rows: Vec<Vec<Button>> = match reply {
-        Reply::Card(card) => vec![vec![
-            button("Scores", format!("/anime scores #{}", card.id)),
-            button("Subscribe here", format!("/anime subscribe #{}", card.id)),
-        ]],
-        Reply::Scores(view) => vec![vec![button("Card", format!("/anime #{}", view.id))]],
-        Reply::Picker(picker) => picker
-            .choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                vec![button(
-                    &format!("{}. {} ({})", i + 1, c.title, c.detail),
-                    c.command.clone(),
-                )]
-            })
-            .collect(),
-        Reply::List(list) => {
-            let mut rows: Vec<Vec<Button>> = list
-                .items
-                .iter()
-                .filter_map(|item| item.id.map(|id| (item, id)))
-                .take(10)
-                .map(|(item, id)| vec![button(&item.text, format!("/anime #{id}"))])
-                .collect();
-            let pages: Vec<Button> = [("◂ Previous", &list.previous), ("Next ▸", &list.next)]
-                .into_iter()
-                .filter_map(|(label, command)| command.clone().map(|c| button(label, c)))
-                .collect();
-            if !pages.is_empty() {
-                rows.push(pages);
-            }
-            rows
-        }
-        Reply::Announcement(a) => vec![vec![button("Card", format!("/anime #{}", a.entry))]],
-        Reply::Done(_) | Reply::Help(_) | Reply::Error(_) => Vec::new(),
-    };
+    let rows = text::item_actions(reply)
+        .into_iter()
+        .map(|a| vec![a])
+        .chain(std::iter::once(text::actions(reply)));
     // A button whose command would not fit in callback data is left out.
-    rows.into_iter()
-        .map(|row| {
-            row.into_iter()
-                .filter(|b| b.command.len() <= CALLBACK_LIMIT)
-                .collect::<Vec<_>>()
-        })
-        .filter(|row| !row.is_empty())
-        .collect()
+    rows.map(|row| {
+        row.into_iter()
+            .filter(|a| a.command.len() <= CALLBACK_LIMIT)
+            .map(|a| button(&a.label, a.command))
+            .collect::<Vec<_>>()
+    })
+    .filter(|row| !row.is_empty())
+    .collect()
 }
 
 fn button(label: &str, command: String) -> Button {
