@@ -1,6 +1,7 @@
 //! Layered configuration: built-in defaults (`config/default.toml`, compiled
 //! in) → an optional config file → `ROUGE_*` environment variables.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -61,8 +62,11 @@ pub struct SearchConfig {
     pub picker_size: usize,
 }
 
+/// `[announce]`: how announcements are sent. Besides its own keys it holds
+/// one `[announce.<platform>]` table of posting limits per platform (by
+/// the names in [`crate::core::platform::PLATFORMS`]; unknown names are
+/// refused when the config is checked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AnnounceConfig {
     pub catch_up_hours: u32,
     pub schedule_interval_secs: u64,
@@ -71,38 +75,46 @@ pub struct AnnounceConfig {
     pub backoff_max_secs: u64,
     pub send_timeout_secs: u64,
     pub max_in_flight: usize,
-    pub telegram: LimitsConfig,
-    pub discord: LimitsConfig,
+    /// Posting limits by platform name; a platform without an entry keeps
+    /// its published limits.
+    #[serde(flatten)]
+    pub limits: BTreeMap<String, LimitsConfig>,
 }
 
-/// A platform's posting limits.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A platform's posting limits; a key left out keeps the platform's
+/// published value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
-    pub global_per_second: u32,
-    pub per_chat: u32,
-    pub chat_window_secs: u64,
-    pub per_group: u32,
-    pub group_window_secs: u64,
+    pub global_per_second: Option<u32>,
+    pub per_chat: Option<u32>,
+    pub chat_window_secs: Option<u64>,
+    pub per_group: Option<u32>,
+    pub group_window_secs: Option<u64>,
 }
 
 impl LimitsConfig {
-    fn limits(self) -> RateLimits {
+    /// These limits over `published`.
+    fn limits(self, published: RateLimits) -> RateLimits {
+        let rate = |count: Option<u32>, secs: Option<u64>, base: Rate| {
+            Rate::new(
+                count.unwrap_or(base.count),
+                secs.map_or(base.per, Duration::from_secs),
+            )
+        };
         RateLimits {
-            global: Rate::new(self.global_per_second, Duration::from_secs(1)),
-            per_chat: Rate::new(self.per_chat, Duration::from_secs(self.chat_window_secs)),
-            per_group: Rate::new(self.per_group, Duration::from_secs(self.group_window_secs)),
+            global: rate(self.global_per_second, None, published.global),
+            per_chat: rate(self.per_chat, self.chat_window_secs, published.per_chat),
+            per_group: rate(self.per_group, self.group_window_secs, published.per_group),
         }
     }
+}
 
-    fn valid(&self) -> bool {
-        [self.global_per_second, self.per_chat, self.per_group]
-            .iter()
-            .all(|&n| n >= 1)
-            && [self.chat_window_secs, self.group_window_secs]
-                .iter()
-                .all(|&s| (1..=3600).contains(&s))
-    }
+/// Whether limits can be kept: at least one send, windows of 1 s to an hour.
+fn valid_limits(limits: &RateLimits) -> bool {
+    [limits.global, limits.per_chat, limits.per_group]
+        .iter()
+        .all(|r| r.count >= 1 && (1..=3600).contains(&r.per.as_secs()))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,9 +173,9 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for owner in &self.owners {
-            let valid = owner.split_once(':').is_some_and(|(p, id)| {
-                matches!(p, "telegram" | "discord" | "local") && !id.is_empty()
-            });
+            let valid = owner
+                .split_once(':')
+                .is_some_and(|(p, id)| Platform::from_name(p).is_some() && !id.is_empty());
             if !valid {
                 return Err(ConfigError::Invalid(format!(
                     "owner \"{owner}\" should be \"telegram:<user id>\", \"discord:<user id>\" or \"local:<name>\""
@@ -232,10 +244,18 @@ impl Config {
                 "announce.max_in_flight must be from 1 to 256",
             ),
             (
-                a.telegram.valid() && a.discord.valid(),
+                Platform::ALL
+                    .iter()
+                    .all(|p| valid_limits(&self.dispatch_settings(*p).limits)),
                 "announce limits must be at least 1, windows from 1 to 3600 seconds",
             ),
         ];
+        if let Some(name) = a.limits.keys().find(|n| Platform::from_name(n).is_none()) {
+            return Err(ConfigError::Invalid(format!(
+                "announce.{name} is not a setting or a platform (platforms: {})",
+                Platform::ALL.map(Platform::as_str).join(", ")
+            )));
+        }
         if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
             return Err(ConfigError::Invalid((*message).into()));
         }
@@ -256,11 +276,12 @@ impl Config {
     pub fn dispatch_settings(&self, platform: Platform) -> DispatchSettings {
         let a = &self.announce;
         DispatchSettings {
-            limits: match platform {
-                Platform::Telegram => a.telegram.limits(),
-                Platform::Discord => a.discord.limits(),
-                Platform::Local => RateLimits::LOCAL,
-            },
+            limits: a
+                .limits
+                .get(platform.as_str())
+                .copied()
+                .unwrap_or_default()
+                .limits(platform.info().limits),
             max_attempts: a.max_attempts,
             backoff_base: Duration::from_secs(a.backoff_base_secs),
             backoff_max: Duration::from_secs(a.backoff_max_secs),
@@ -316,5 +337,31 @@ mod tests {
             Config::load_without_env(Some(&dir.path().join("nope.toml"))),
             Err(ConfigError::Missing(_))
         ));
+    }
+
+    #[test]
+    fn posting_limits_are_per_platform_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rouge.toml");
+        std::fs::write(&path, "[announce.telegram]\nper_chat = 2\n").expect("write");
+        let config = Config::load_without_env(Some(&path)).expect("loads");
+        assert_eq!(
+            config
+                .dispatch_settings(Platform::Telegram)
+                .limits
+                .per_chat
+                .count,
+            2
+        );
+        assert_eq!(
+            config.dispatch_settings(Platform::Local).limits,
+            RateLimits::LOCAL,
+            "a platform without a table keeps its published limits"
+        );
+        std::fs::write(&path, "[announce.slack]\nper_chat = 2\n").expect("write");
+        let err = Config::load_without_env(Some(&path))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("announce.slack"), "{err}");
     }
 }

@@ -12,26 +12,24 @@
 //! discord_public_key = "…"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use secrecy::SecretString;
-use serde::Deserialize;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ConfigError;
+use crate::core::platform::PLATFORMS;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The secrets that are set, by name (`telegram_bot_token`, …: every
+/// platform's [`crate::core::platform::PlatformInfo::secrets`]).
+#[derive(Debug, Default)]
 pub struct Secrets {
-    #[serde(default)]
-    pub telegram_bot_token: Option<SecretString>,
-    /// Checked against Telegram's `X-Telegram-Bot-Api-Secret-Token` in webhook mode.
-    #[serde(default)]
-    pub telegram_webhook_secret: Option<SecretString>,
-    #[serde(default)]
-    pub discord_token: Option<SecretString>,
-    /// The application's Ed25519 public key, for the interactions endpoint.
-    #[serde(default)]
-    pub discord_public_key: Option<SecretString>,
+    values: BTreeMap<&'static str, SecretString>,
+}
+
+/// Every secret name any platform reads.
+fn known() -> impl Iterator<Item = &'static str> {
+    PLATFORMS.iter().flat_map(|p| p.secrets.iter().copied())
 }
 
 impl Secrets {
@@ -52,45 +50,43 @@ impl Secrets {
                 )));
             }
         };
-        let from_env = |name: &str| {
-            std::env::var(name)
+        for name in known() {
+            if let Some(value) = std::env::var(name.to_ascii_uppercase())
                 .ok()
                 .filter(|v| !v.trim().is_empty())
-                .map(SecretString::from)
-        };
-        for (name, slot) in [
-            ("TELEGRAM_BOT_TOKEN", &mut secrets.telegram_bot_token),
-            (
-                "TELEGRAM_WEBHOOK_SECRET",
-                &mut secrets.telegram_webhook_secret,
-            ),
-            ("DISCORD_TOKEN", &mut secrets.discord_token),
-            ("DISCORD_PUBLIC_KEY", &mut secrets.discord_public_key),
-        ] {
-            if let Some(value) = from_env(name) {
-                *slot = Some(value);
+            {
+                secrets.values.insert(name, SecretString::from(value));
             }
         }
         Ok(secrets)
+    }
+
+    /// The secret called `name`, if it is set.
+    pub fn get(&self, name: &str) -> Option<&SecretString> {
+        self.values.get(name)
     }
 }
 
 fn toml_secrets(text: &str) -> Result<Secrets, String> {
     use figment::Figment;
     use figment::providers::{Format, Toml};
-    let secrets: Secrets = Figment::from(Toml::string(text))
+    let table: BTreeMap<String, SecretString> = Figment::from(Toml::string(text))
         .extract()
         .map_err(|e| e.to_string())?;
-    // An empty value in the file means "not set".
-    let keep = |s: Option<SecretString>| {
-        s.filter(|v| !secrecy::ExposeSecret::expose_secret(v).trim().is_empty())
-    };
-    Ok(Secrets {
-        telegram_bot_token: keep(secrets.telegram_bot_token),
-        telegram_webhook_secret: keep(secrets.telegram_webhook_secret),
-        discord_token: keep(secrets.discord_token),
-        discord_public_key: keep(secrets.discord_public_key),
-    })
+    let mut secrets = Secrets::default();
+    for (key, value) in table {
+        let name = known().find(|n| *n == key).ok_or_else(|| {
+            format!(
+                "unknown key \"{key}\" (known: {})",
+                known().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        // An empty value in the file means "not set".
+        if !value.expose_secret().trim().is_empty() {
+            secrets.values.insert(name, value);
+        }
+    }
+    Ok(secrets)
 }
 
 #[cfg(unix)]
@@ -108,8 +104,6 @@ fn warn_if_readable_by_others(_file: &Path) {}
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     #[test]
@@ -124,13 +118,15 @@ mod tests {
         let secrets = toml_secrets(&std::fs::read_to_string(&path).expect("read")).expect("parses");
         assert_eq!(
             secrets
-                .telegram_bot_token
-                .as_ref()
+                .get("telegram_bot_token")
                 .map(|s| s.expose_secret().to_owned())
                 .as_deref(),
             Some("123:abc")
         );
-        assert!(secrets.discord_token.is_none(), "an empty value is not set");
+        assert!(
+            secrets.get("discord_token").is_none(),
+            "an empty value is not set"
+        );
         let printed = format!("{secrets:?}");
         assert!(!printed.contains("123:abc"), "{printed}");
         assert!(

@@ -8,19 +8,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::adapters::{ADAPTERS, Wiring};
 use crate::app::App;
 use crate::config::Config;
+use crate::core::platform::PLATFORMS;
 use crate::secrets::Secrets;
-
-/// What starting an adapter needs (unread when no adapter is compiled in).
-#[cfg_attr(not(any(feature = "telegram", feature = "discord")), allow(dead_code))]
-struct Wiring<'a> {
-    app: &'a App,
-    config: &'a Config,
-    secrets: &'a Secrets,
-    shutdown: &'a CancellationToken,
-    tasks: &'a mut JoinSet<anyhow::Result<()>>,
-}
 
 /// Runs until `shutdown` is cancelled or a component fails. Fails at once,
 /// naming the missing setting, when no adapter is configured.
@@ -38,13 +30,23 @@ pub async fn run(
         shutdown: &shutdown,
         tasks: &mut tasks,
     };
-    let adapters: Vec<&str> = [start_telegram(&mut wiring)?, start_discord(&mut wiring)?]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut adapters: Vec<&str> = Vec::new();
+    for start in ADAPTERS {
+        adapters.extend(start(&mut wiring)?);
+    }
     if adapters.is_empty() {
+        let tokens: Vec<&str> = PLATFORMS
+            .iter()
+            .filter_map(|p| p.secrets.first().copied())
+            .collect();
         bail!(
-            "nothing to serve: no adapter is configured. Set TELEGRAM_BOT_TOKEN or DISCORD_TOKEN (or telegram_bot_token / discord_token in {})",
+            "nothing to serve: no adapter is configured. Set {} (or {} in {})",
+            tokens
+                .iter()
+                .map(|t| t.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            tokens.join(" / "),
             config.secrets_file.display()
         );
     }
@@ -98,106 +100,3 @@ async fn tick_schedules(
         }
     }
 }
-
-/// The Telegram adapter and its dispatcher, when a bot token is set.
-#[cfg(feature = "telegram")]
-fn start_telegram(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
-    use std::sync::Arc;
-
-    use crate::adapters::telegram;
-    use crate::app::dispatch::Dispatcher;
-    use crate::core::caller::Platform;
-
-    let Some(token) = &w.secrets.telegram_bot_token else {
-        return Ok(None);
-    };
-    let bot = telegram::bot(token, &w.config.telegram)?;
-    w.tasks.spawn(telegram::run(
-        w.app.clone(),
-        bot.clone(),
-        w.config.telegram.clone(),
-        w.secrets.telegram_webhook_secret.clone(),
-        w.shutdown.clone(),
-    ));
-    let dispatcher = Dispatcher::new(
-        w.app.clone(),
-        Arc::new(telegram::TelegramNotifier::new(bot)),
-        w.config.dispatch_settings(Platform::Telegram),
-    );
-    let stop = w.shutdown.clone();
-    w.tasks.spawn(async move {
-        dispatcher.run(stop, GRACE).await;
-        Ok(())
-    });
-    Ok(Some("telegram"))
-}
-
-#[cfg(not(feature = "telegram"))]
-fn start_telegram(_: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
-    Ok(None)
-}
-
-/// The Discord gateway adapter and its dispatcher when a bot token is set,
-/// and the interactions endpoint when `discord.interactions_listen` is.
-#[cfg(feature = "discord")]
-fn start_discord(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
-    use std::sync::Arc;
-
-    use anyhow::Context as _;
-
-    use crate::adapters::discord;
-    use crate::app::dispatch::Dispatcher;
-    use crate::core::caller::Platform;
-
-    let endpoint = !w.config.discord.interactions_listen.is_empty();
-    if endpoint {
-        let key = w
-            .secrets
-            .discord_public_key
-            .as_ref()
-            .context("discord.interactions_listen is set but DISCORD_PUBLIC_KEY is not")?;
-        let verifier = discord::endpoint::verifier(key)?;
-        let listen = w
-            .config
-            .discord
-            .interactions_listen
-            .parse()
-            .context("discord.interactions_listen is not an address")?;
-        w.tasks.spawn(discord::endpoint::run(
-            w.app.clone(),
-            listen,
-            verifier,
-            w.shutdown.clone(),
-        ));
-    }
-    let Some(token) = &w.secrets.discord_token else {
-        return Ok(endpoint.then_some("discord interactions endpoint"));
-    };
-    w.tasks.spawn(discord::run(
-        w.app.clone(),
-        discord::http(token, &w.config.discord),
-        w.config.discord.clone(),
-        w.shutdown.clone(),
-    ));
-    let notifier = discord::DiscordNotifier::new(Arc::new(discord::http(token, &w.config.discord)));
-    let dispatcher = Dispatcher::new(
-        w.app.clone(),
-        Arc::new(notifier),
-        w.config.dispatch_settings(Platform::Discord),
-    );
-    let stop = w.shutdown.clone();
-    w.tasks.spawn(async move {
-        dispatcher.run(stop, GRACE).await;
-        Ok(())
-    });
-    Ok(Some("discord"))
-}
-
-#[cfg(not(feature = "discord"))]
-fn start_discord(_: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
-    Ok(None)
-}
-
-/// How long a stopping dispatcher waits for sends in flight.
-#[cfg(any(feature = "telegram", feature = "discord"))]
-const GRACE: Duration = Duration::from_secs(5);

@@ -9,12 +9,60 @@ pub mod http;
 pub mod telegram;
 pub mod text;
 
-use tokio::task::{JoinError, JoinHandle};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::app::dispatch::Dispatcher;
+use crate::config::Config;
+use crate::core::announce::Notifier;
 use crate::core::caller::Caller;
 use crate::core::command::{Command, ParseError};
 use crate::core::reply::Reply;
+use crate::secrets::Secrets;
+
+/// What an adapter gets to start with: the app, the configuration and
+/// secrets, the shutdown token every loop selects on, and the task set
+/// `rouge serve` joins.
+pub struct Wiring<'a> {
+    pub app: &'a App,
+    pub config: &'a Config,
+    pub secrets: &'a Secrets,
+    pub shutdown: &'a CancellationToken,
+    pub tasks: &'a mut JoinSet<anyhow::Result<()>>,
+}
+
+/// How long a stopping dispatcher waits for sends in flight.
+const GRACE: Duration = Duration::from_secs(5);
+
+impl Wiring<'_> {
+    /// Spawns the dispatcher that posts announcements through `notifier`,
+    /// with its platform's settings.
+    pub fn spawn_dispatcher<N: Notifier>(&mut self, notifier: N) {
+        let settings = self.config.dispatch_settings(notifier.platform());
+        let dispatcher = Dispatcher::new(self.app.clone(), Arc::new(notifier), settings);
+        let stop = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            dispatcher.run(stop, GRACE).await;
+            Ok(())
+        });
+    }
+}
+
+/// An adapter's start: spawns its tasks (and its dispatcher) and names
+/// itself, or `None` when it is not configured (its secrets are not set).
+pub type Start = fn(&mut Wiring<'_>) -> anyhow::Result<Option<&'static str>>;
+
+/// Every adapter compiled in; `rouge serve` starts each.
+pub const ADAPTERS: &[Start] = &[
+    #[cfg(feature = "telegram")]
+    telegram::start,
+    #[cfg(feature = "discord")]
+    discord::start,
+];
 
 /// Executes a command on a blocking thread (the store does disk I/O), so
 /// the async threads keep serving; await it with [`joined_reply`].

@@ -4,39 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Where a command came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// The local console or command line.
-    Local,
-    Telegram,
-    Discord,
-}
-
-impl Platform {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Local => "local",
-            Platform::Telegram => "telegram",
-            Platform::Discord => "discord",
-        }
-    }
-
-    /// Every platform.
-    pub const ALL: [Platform; 3] = [Platform::Local, Platform::Telegram, Platform::Discord];
-
-    /// The platform named `name` (the inverse of [`Platform::as_str`]).
-    pub fn from_name(name: &str) -> Option<Platform> {
-        Platform::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::platform::Platform;
 
 /// The user behind a command, and the chat it was sent in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,4 +8,5 @@ pub mod catalog;
 pub mod clock;
 pub mod command;
 pub mod metrics;
+pub mod platform;
 pub mod reply;

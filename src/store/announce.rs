@@ -121,17 +121,11 @@ pub(super) fn chat_sub_key(chat: &ChatRef, target: Target) -> Vec<u8> {
 }
 
 pub(super) fn platform_byte(platform: Platform) -> u8 {
-    match platform {
-        Platform::Local => 0,
-        Platform::Telegram => 1,
-        Platform::Discord => 2,
-    }
+    platform.info().code
 }
 
 pub(super) fn platform_of(byte: u8) -> Option<Platform> {
-    Platform::ALL
-        .into_iter()
-        .find(|&p| platform_byte(p) == byte)
+    Platform::from_code(byte)
 }
 
 pub(super) fn millis(at: DateTime<Utc>) -> u64 {

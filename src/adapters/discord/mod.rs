@@ -29,7 +29,7 @@ use serenity::all::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{joined_reply, run_command, spawn_command};
+use super::{Wiring, joined_reply, run_command, spawn_command};
 use crate::app::App;
 use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
@@ -457,6 +457,43 @@ fn parse_shards(text: &str) -> anyhow::Result<Option<(std::ops::Range<u32>, u32)
         return Err(bad());
     }
     Ok(Some((start..end, total)))
+}
+
+/// Starts the gateway adapter and its dispatcher when a bot token is set,
+/// and the interactions endpoint when `discord.interactions_listen` is.
+pub fn start(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
+    let endpoint = !w.config.discord.interactions_listen.is_empty();
+    if endpoint {
+        let key = w
+            .secrets
+            .get("discord_public_key")
+            .context("discord.interactions_listen is set but DISCORD_PUBLIC_KEY is not")?;
+        let verifier = endpoint::verifier(key)?;
+        let listen = w
+            .config
+            .discord
+            .interactions_listen
+            .parse()
+            .context("discord.interactions_listen is not an address")?;
+        w.tasks.spawn(endpoint::run(
+            w.app.clone(),
+            listen,
+            verifier,
+            w.shutdown.clone(),
+        ));
+    }
+    let Some(token) = w.secrets.get("discord_token") else {
+        return Ok(endpoint.then_some("discord interactions endpoint"));
+    };
+    w.tasks.spawn(run(
+        w.app.clone(),
+        http(token, &w.config.discord),
+        w.config.discord.clone(),
+        w.shutdown.clone(),
+    ));
+    let notifier = DiscordNotifier::new(Arc::new(http(token, &w.config.discord)));
+    w.spawn_dispatcher(notifier);
+    Ok(Some("discord"))
 }
 
 /// Posts announcements to Discord channels.

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use self::render::Rendered;
+use super::Wiring;
 use crate::app::App;
 use crate::config::TelegramConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
@@ -433,6 +434,23 @@ pub async fn run(
     metrics_app.metrics().report("telegram", false);
     info!("telegram adapter stopped");
     Ok(())
+}
+
+/// Starts the adapter and its dispatcher, when a bot token is set.
+pub fn start(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
+    let Some(token) = w.secrets.get("telegram_bot_token") else {
+        return Ok(None);
+    };
+    let bot = bot(token, &w.config.telegram)?;
+    w.tasks.spawn(run(
+        w.app.clone(),
+        bot.clone(),
+        w.config.telegram.clone(),
+        w.secrets.get("telegram_webhook_secret").cloned(),
+        w.shutdown.clone(),
+    ));
+    w.spawn_dispatcher(TelegramNotifier::new(bot));
+    Ok(Some("telegram"))
 }
 
 /// Posts announcements to Telegram chats and channels.

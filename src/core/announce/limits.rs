@@ -1,6 +1,5 @@
-//! Posting limits: a platform's published rates ([`RateLimits`]) and the
-//! sliding windows ([`Limiter`]) a dispatcher keeps to stay within them,
-//! globally, per chat and per group.
+//! Posting limits: the sliding windows ([`Limiter`]) a dispatcher keeps to
+//! stay within a platform's [`RateLimits`], globally, per chat and per group.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -9,52 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::core::caller::ChatRef;
-
-/// `count` sends per `per`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl Rate {
-    pub const fn new(count: u32, per: Duration) -> Rate {
-        Rate { count, per }
-    }
-}
-
-/// A platform's posting limits.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimits {
-    /// All sends of the bot.
-    pub global: Rate,
-    /// Sends to any one chat.
-    pub per_chat: Rate,
-    /// Sends to any one group or channel, on top of `per_chat`.
-    pub per_group: Rate,
-}
-
-impl RateLimits {
-    /// Telegram's published limits: 30 messages a second overall, one a
-    /// second per chat, 20 a minute per group or channel.
-    pub const TELEGRAM: RateLimits = RateLimits {
-        global: Rate::new(30, Duration::from_secs(1)),
-        per_chat: Rate::new(1, Duration::from_secs(1)),
-        per_group: Rate::new(20, Duration::from_secs(60)),
-    };
-    /// Discord's: 50 requests a second overall, 5 per 5 seconds per channel.
-    pub const DISCORD: RateLimits = RateLimits {
-        global: Rate::new(50, Duration::from_secs(1)),
-        per_chat: Rate::new(5, Duration::from_secs(5)),
-        per_group: Rate::new(5, Duration::from_secs(5)),
-    };
-    /// The local console: effectively unlimited.
-    pub const LOCAL: RateLimits = RateLimits {
-        global: Rate::new(1000, Duration::from_secs(1)),
-        per_chat: Rate::new(1000, Duration::from_secs(1)),
-        per_group: Rate::new(1000, Duration::from_secs(1)),
-    };
-}
+pub use crate::core::platform::{Rate, RateLimits};
 
 /// How a dispatcher behaves.
 #[derive(Debug, Clone, PartialEq)]
