@@ -146,32 +146,7 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
             as_user,
             json,
             line,
-        } => {
-            let app = open_app(config)?;
-            let reply = app.handle_line(&caller(as_user.as_deref())?, &line);
-            let text = if json {
-                serde_json::to_string(&reply)?
-            } else {
-                console::render(&reply)
-            };
-            writeln!(std::io::stdout().lock(), "{text}")?;
-            // The local chat's announcements that this command made due.
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let notifier = Arc::new(console::ConsoleNotifier::new(json));
-            let mut dispatcher = Dispatcher::new(
-                app.clone(),
-                notifier,
-                config.dispatch_settings(Platform::Local),
-            );
-            console::announce_due(&app, &mut dispatcher, &runtime);
-            Ok(if matches!(reply, Reply::Error(_)) {
-                1
-            } else {
-                0
-            })
-        }
+        } => ask(config, as_user.as_deref(), json, &line),
         CliCommand::Search { limit, json, query } => {
             let app = open_app(config)?;
             search(&app, usize::from(limit), json, query.as_deref())?;
@@ -194,48 +169,13 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
             })?;
             Ok(0)
         }
-        CliCommand::Health => {
-            if config.http.listen.is_empty() {
-                bail!("http.listen is off, so there is no health endpoint to ask");
-            }
-            let url = format!("http://{}/healthz", config.http.listen);
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let (ok, body) = runtime.block_on(async {
-                let response = reqwest::get(&url)
-                    .await
-                    .with_context(|| format!("cannot reach {url}"))?;
-                Ok::<_, anyhow::Error>((response.status().is_success(), response.text().await?))
-            })?;
-            writeln!(std::io::stdout().lock(), "{body}")?;
-            Ok(if ok { 0 } else { 1 })
-        }
+        CliCommand::Health => health(config),
         CliCommand::Backup { out } => {
             backup(config, &out)?;
             Ok(0)
         }
         CliCommand::Restore { file } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let snapshot = crate::store::backup::read(&bytes)?;
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = Store::open(&config.data_dir).with_context(|| {
-                format!(
-                    "cannot open the data directory {}",
-                    config.data_dir.display()
-                )
-            })?;
-            store
-                .restore(&snapshot)
-                .with_context(|| format!("{} was not restored", file.display()))?;
-            let entries = store.load_entries()?.len();
-            writeln!(
-                std::io::stdout().lock(),
-                "Restored {} ({entries} entries) into {}.",
-                file.display(),
-                config.data_dir.display()
-            )?;
+            restore(config, &file)?;
             Ok(0)
         }
         CliCommand::Export { out } => {
@@ -244,6 +184,73 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `rouge ask`: one command, its reply, then the local chat's announcements
+/// it made due. Exit status 1 when the reply is an error.
+fn ask(config: &Config, as_user: Option<&str>, json: bool, line: &str) -> anyhow::Result<i32> {
+    let app = open_app(config)?;
+    let reply = app.handle_line(&caller(as_user)?, line);
+    let text = if json {
+        serde_json::to_string(&reply)?
+    } else {
+        console::render(&reply)
+    };
+    writeln!(std::io::stdout().lock(), "{text}")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let notifier = Arc::new(console::ConsoleNotifier::new(json));
+    let mut dispatcher = Dispatcher::new(
+        app.clone(),
+        notifier,
+        config.dispatch_settings(Platform::Local),
+    );
+    console::announce_due(&app, &mut dispatcher, &runtime);
+    Ok(i32::from(matches!(reply, Reply::Error(_))))
+}
+
+/// `rouge health`: asks a running `rouge serve` for its `/healthz`.
+fn health(config: &Config) -> anyhow::Result<i32> {
+    if config.http.listen.is_empty() {
+        bail!("http.listen is off, so there is no health endpoint to ask");
+    }
+    let url = format!("http://{}/healthz", config.http.listen);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (ok, body) = runtime.block_on(async {
+        let response = reqwest::get(&url)
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        Ok::<_, anyhow::Error>((response.status().is_success(), response.text().await?))
+    })?;
+    writeln!(std::io::stdout().lock(), "{body}")?;
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// `rouge restore`: a backup into an empty data directory.
+fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let snapshot = crate::store::backup::read(&bytes)?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = Store::open(&config.data_dir).with_context(|| {
+        format!(
+            "cannot open the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    store
+        .restore(&snapshot)
+        .with_context(|| format!("{} was not restored", file.display()))?;
+    let entries = store.load_entries()?.len();
+    writeln!(
+        std::io::stdout().lock(),
+        "Restored {} ({entries} entries) into {}.",
+        file.display(),
+        config.data_dir.display()
+    )?;
+    Ok(())
 }
 
 fn search(app: &App, limit: usize, json: bool, query: Option<&str>) -> anyhow::Result<()> {

@@ -187,6 +187,12 @@ impl Config {
                 "search.picker_size must be from 2 to 10".into(),
             ));
         }
+        self.validate_addresses()?;
+        self.validate_announce()
+    }
+
+    /// URLs and listen addresses.
+    fn validate_addresses(&self) -> Result<(), ConfigError> {
         let t = &self.telegram;
         for (name, url) in [
             ("telegram.api_url", &t.api_url),
@@ -217,6 +223,11 @@ impl Config {
                     .into(),
             ));
         }
+        Ok(())
+    }
+
+    /// `[announce]` and its per-platform limits.
+    fn validate_announce(&self) -> Result<(), ConfigError> {
         let a = &self.announce;
         let checks = [
             (

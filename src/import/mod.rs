@@ -264,6 +264,7 @@ pub fn plan(existing: &Catalog, parsed: Parsed, keep_ids: bool) -> Plan {
 }
 
 /// Copies what `incoming` knows into `entry`, except fields an admin locked.
+/// (One step per field, in the model's order: long, but flat.)
 fn merge(entry: &mut Entry, incoming: Incoming) {
     let Incoming {
         entry: new,

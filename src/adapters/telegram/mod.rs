@@ -400,39 +400,51 @@ pub async fn run(
     if config.webhook_url.is_empty() {
         dispatcher.dispatch().await;
     } else {
-        let url = reqwest::Url::parse(&config.webhook_url)
-            .context("telegram.webhook_url is not a URL")?;
-        let address: SocketAddr = config
-            .webhook_listen
-            .parse()
-            .context("telegram.webhook_listen is not an address")?;
-        let mut options = teloxide::update_listeners::webhooks::Options::new(address, url);
-        options.secret_token = webhook_secret.map(|s| s.expose_secret().to_owned());
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
-        let (updates, stopped, router) =
-            teloxide::update_listeners::webhooks::axum_to_router(bot.clone(), options)
-                .await
-                .context("cannot set the Telegram webhook")?;
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stopped)
-                .await
-        });
-        dispatcher
-            .dispatch_with_listener(
-                updates,
-                LoggingErrorHandler::with_custom_text("the webhook listener failed"),
-            )
-            .await;
-        if let Ok(Err(err)) = server.await {
-            warn!(cause = %err, "the webhook server failed");
-        }
+        dispatch_webhook(&mut dispatcher, bot, &config, webhook_secret).await?;
     }
     stopper.abort();
     metrics_app.metrics().report("telegram", false);
     info!("telegram adapter stopped");
+    Ok(())
+}
+
+/// Serves Telegram's webhook on `telegram.webhook_listen` and dispatches
+/// what it receives until the dispatcher is shut down.
+async fn dispatch_webhook(
+    dispatcher: &mut Dispatcher<Bot, RequestError, teloxide::dispatching::DefaultKey>,
+    bot: Bot,
+    config: &TelegramConfig,
+    webhook_secret: Option<SecretString>,
+) -> anyhow::Result<()> {
+    let url =
+        reqwest::Url::parse(&config.webhook_url).context("telegram.webhook_url is not a URL")?;
+    let address: SocketAddr = config
+        .webhook_listen
+        .parse()
+        .context("telegram.webhook_listen is not an address")?;
+    let mut options = teloxide::update_listeners::webhooks::Options::new(address, url);
+    options.secret_token = webhook_secret.map(|s| s.expose_secret().to_owned());
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let (updates, stopped, router) =
+        teloxide::update_listeners::webhooks::axum_to_router(bot.clone(), options)
+            .await
+            .context("cannot set the Telegram webhook")?;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await
+    });
+    dispatcher
+        .dispatch_with_listener(
+            updates,
+            LoggingErrorHandler::with_custom_text("the webhook listener failed"),
+        )
+        .await;
+    if let Ok(Err(err)) = server.await {
+        warn!(cause = %err, "the webhook server failed");
+    }
     Ok(())
 }
 

@@ -87,6 +87,7 @@ impl FieldValue {
 }
 
 /// Parses `key=value` into a typed field value, or says what is wrong.
+/// (One arm per field, each with its own check: long, but one table.)
 pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
     if let Some(source) = key.strip_prefix("id.") {
         let source = source.to_ascii_lowercase();

@@ -28,12 +28,15 @@
 //! queued while it read. After a start the floors are at the beginning, and
 //! the first read walks past the history once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
+
+mod chats;
+mod enqueue;
 
 use super::announce::{TxResult, chat_sub_key, millis, platform_byte, platform_of, sub_key};
 use super::records::{self, DeliveredRecord, QueuedRecord};
@@ -83,7 +86,7 @@ pub(super) fn due_key(job: &Job) -> Vec<u8> {
     due_key_of(
         job.chat.platform,
         job.due_at,
-        &super::keys::job(job),
+        &crate::store::keys::job(job),
         job.is_group,
     )
 }
@@ -116,7 +119,7 @@ pub struct JobKey(Vec<u8>);
 
 impl JobKey {
     pub fn of(job: &Job) -> JobKey {
-        JobKey(super::keys::job(job))
+        JobKey(crate::store::keys::job(job))
     }
 }
 
@@ -140,7 +143,7 @@ impl DueJob {
 
 fn decode_row(row_key: sled::IVec, record: sled::IVec) -> Option<DueJob> {
     let platform = platform_of(*row_key.get(1)?)?;
-    let ms = super::keys::decode_u64(row_key.get(2..10)?)?;
+    let ms = crate::store::keys::decode_u64(row_key.get(2..10)?)?;
     let (&group, job_key) = row_key.get(10..)?.split_last()?;
     let release = release_of(job_key)?;
     let chat_key = std::str::from_utf8(job_key.get(release.len()..)?).ok()?;
@@ -268,19 +271,6 @@ impl Floors {
     }
 }
 
-/// One release's share of a change.
-pub(super) struct ReleaseRows<'a> {
-    /// The release record's key, and what to write there (if anything).
-    pub key: Vec<u8>,
-    pub record: Option<Vec<u8>>,
-    /// The stored record: `None` for a release never seen.
-    stored: Option<Option<ReleaseRecord>>,
-    /// The jobs asked for, by job key.
-    candidates: Vec<(Vec<u8>, &'a Job)>,
-    /// Row key and record of each job to queue.
-    pub jobs: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
 impl Store {
     /// Every row from `from` up to `until`, queued or delivered.
     fn rows_from(
@@ -373,7 +363,7 @@ impl Store {
         let own = QueuedRecord::decode(&due.record)
             .ok_or_else(|| StoreError::Corrupt("a queued job's record does not decode".into()))?;
         let (entry, episode, variant) =
-            super::keys::parse_release(&due.key.0).ok_or_else(corrupt_key)?;
+            crate::store::keys::parse_release(&due.key.0).ok_or_else(corrupt_key)?;
         let release = release_of(&due.key.0).ok_or_else(corrupt_key)?;
         if !cache.releases.contains_key(release) {
             let value = self
@@ -528,7 +518,7 @@ impl Store {
         for job in jobs {
             batch.remove(due_key(job));
             batch.insert(
-                dead_key(&super::keys::job(job)),
+                dead_key(&crate::store::keys::job(job)),
                 DeadRecord::encode(job, kind, reason, at)?,
             );
         }
@@ -552,277 +542,6 @@ impl Store {
             }
         }
         Ok(jobs)
-    }
-
-    fn queued_for_chat(&self, floors: &Floors, chat: &ChatRef) -> Result<Vec<Job>, StoreError> {
-        // The chat is the end of the job key.
-        let wanted = super::keys::chat(chat);
-        self.queued_where(floors, |key| {
-            release_of(key).is_some_and(|r| key.get(r.len()..) == Some(wanted.as_bytes()))
-        })
-    }
-
-    /// The bot may no longer post to `chat`: its subscriptions are
-    /// deactivated and its queued jobs dead-lettered. Returns how many
-    /// subscriptions were deactivated.
-    pub fn deactivate_chat(
-        &self,
-        chat: &ChatRef,
-        reason: &str,
-        at: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let mut changed = 0;
-        for mut sub in self.subscriptions_of(chat)? {
-            if sub.active {
-                sub.active = false;
-                sub.inactive_reason = Some(reason.to_owned());
-                let _gate = self.writing();
-                self.subs.insert(
-                    sub_key(sub.target, chat),
-                    records::encode_subscription(&sub),
-                )?;
-                changed += 1;
-            }
-        }
-        let _gate = self.writing();
-        let floors = self.outbox();
-        self.dead_letter_all(
-            &self.queued_for_chat(&floors, chat)?,
-            DeadKind::Forbidden,
-            reason,
-            at,
-        )?;
-        Ok(changed)
-    }
-
-    /// The chat moved (a Telegram group became a supergroup): its settings,
-    /// subscriptions and queued jobs move to `to`, in one transaction.
-    pub fn migrate_chat(&self, from: &ChatRef, to: &ChatRef) -> Result<(), StoreError> {
-        let _gate = self.writing();
-        let mut floors = self.outbox();
-        let jobs = self.queued_for_chat(&floors, from)?;
-        let settings = self.chats.get(super::keys::chat(from))?;
-        let subs = self.subscriptions_of(from)?;
-        let mut sub_rows = Vec::new();
-        for sub in &subs {
-            let mut moved = sub.clone();
-            moved.chat = to.clone();
-            sub_rows.push((
-                sub_key(sub.target, from),
-                chat_sub_key(from, sub.target),
-                sub_key(sub.target, to),
-                chat_sub_key(to, sub.target),
-                records::encode_subscription(&moved),
-            ));
-        }
-        let mut job_rows = Vec::new();
-        for job in &jobs {
-            let mut moved = job.clone();
-            moved.chat = to.clone();
-            job_rows.push((due_key(job), due_key(&moved), QueuedRecord::encode(&moved)));
-        }
-        (&self.chats, &self.subs, &self.chat_subs, &self.jobs).transaction(
-            |(chats, subs_t, chat_subs, jobs_t)| -> TxResult<()> {
-                if let Some(settings) = &settings {
-                    chats.remove(super::keys::chat(from).as_bytes())?;
-                    chats.insert(super::keys::chat(to).as_bytes(), settings.as_ref())?;
-                }
-                for (old, old_index, new, new_index, value) in &sub_rows {
-                    subs_t.remove(old.as_slice())?;
-                    chat_subs.remove(old_index.as_slice())?;
-                    subs_t.insert(new.as_slice(), value.as_slice())?;
-                    chat_subs.insert(new_index.as_slice(), &[])?;
-                }
-                for (old, new, value) in &job_rows {
-                    jobs_t.remove(old.as_slice())?;
-                    jobs_t.insert(new.as_slice(), value.as_slice())?;
-                }
-                Ok(())
-            },
-        )?;
-        for (_, new, _) in &job_rows {
-            floors.lower(to.platform, new);
-        }
-        Ok(())
-    }
-
-    /// Queued jobs (the first `limit` in due order), delivered posts (the
-    /// newest `limit`) and dead letters (the last `limit` in key order), of
-    /// one entry or of all. Finding the posts reads every row of the outbox.
-    pub fn deliveries(
-        &self,
-        entry: Option<EntryId>,
-        limit: usize,
-    ) -> Result<Deliveries, StoreError> {
-        let id = entry
-            .map(|id| id.to_be_bytes().to_vec())
-            .unwrap_or_default();
-        let mut queued = self.queued_where(&self.outbox(), |key| key.starts_with(&id))?;
-        queued.truncate(limit);
-        let mut delivered = Vec::new();
-        for read in self.jobs.scan_prefix([DUE]).map(row) {
-            let due = read?;
-            if due.is_queued() || !due.key.0.starts_with(&id) {
-                continue;
-            }
-            let (entry, episode, variant, chat) =
-                super::keys::parse_job(&due.key.0).ok_or_else(corrupt_key)?;
-            let record = DeliveredRecord::decode(&due.record).ok_or_else(|| {
-                StoreError::Corrupt("a delivered post's record does not decode".into())
-            })?;
-            delivered.push(Delivered {
-                entry,
-                episode,
-                variant,
-                chat,
-                message_id: record.message_id,
-                at: record.at,
-            });
-        }
-        delivered.sort_by(|a, b| {
-            (b.at, b.entry, b.episode, &b.variant, &b.chat)
-                .cmp(&(a.at, a.entry, a.episode, &a.variant, &a.chat))
-        });
-        delivered.truncate(limit);
-        let dead = self
-            .jobs
-            .scan_prefix(prefixed(DEAD, &id))
-            .rev()
-            .take(limit)
-            .map(|read| {
-                let (k, v) = read?;
-                let (entry, episode, variant, chat) =
-                    super::keys::parse_job(k.get(1..).unwrap_or_default())
-                        .ok_or_else(corrupt_key)?;
-                let record: DeadRecord = decode(&v)?;
-                Ok(DeadLetter {
-                    entry,
-                    episode,
-                    variant,
-                    chat,
-                    attempts: record.attempts,
-                    kind: record.kind,
-                    reason: record.reason,
-                    at: record.at,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Deliveries {
-            queued,
-            delivered,
-            dead,
-        })
-    }
-
-    /// Number of dead-lettered jobs (failed, forbidden, expired, withdrawn).
-    pub fn dead_letters(&self) -> usize {
-        self.jobs.scan_prefix([DEAD]).count()
-    }
-
-    /// The rows that queue `jobs`, grouped by release, leaving out every job
-    /// that was ever queued (and a job given twice), and each release's
-    /// record to write. The caller holds the outbox lock until the rows are
-    /// written and handed to [`Store::queued_rows_written`].
-    pub(super) fn new_jobs<'a>(&self, jobs: &'a [Job]) -> Result<Vec<ReleaseRows<'a>>, StoreError> {
-        // A job given twice is queued once, as first given.
-        let mut keyed: Vec<(Vec<u8>, &'a Job)> = jobs
-            .iter()
-            .map(|job| (super::keys::job(job), job))
-            .collect();
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        keyed.dedup_by(|later, first| later.0 == first.0);
-        let mut releases: Vec<ReleaseRows<'a>> = Vec::new();
-        for (key, job) in keyed {
-            let release = release_of(&key)
-                .ok_or_else(|| StoreError::Corrupt("a job key without a release".into()))?;
-            let record_key = release_record_key(release);
-            let i = match releases.iter().position(|r| r.key == record_key) {
-                Some(i) => i,
-                None => {
-                    let stored = match self.jobs.get(&record_key)? {
-                        None => None,
-                        Some(v) if v.is_empty() => Some(None),
-                        Some(v) => Some(Some(decode::<ReleaseRecord>(&v)?)),
-                    };
-                    releases.push(ReleaseRows {
-                        key: record_key,
-                        record: None,
-                        stored,
-                        candidates: Vec::new(),
-                        jobs: Vec::new(),
-                    });
-                    releases.len() - 1
-                }
-            };
-            releases[i].candidates.push((key, job));
-        }
-        for release in &mut releases {
-            let candidates = std::mem::take(&mut release.candidates);
-            let earliest_new = candidates.iter().map(|(_, job)| job.due_at).min();
-            let first = candidates.first().map(|(_, job)| *job);
-            // A release seen before: its jobs are among the rows due since its
-            // earliest job (since the start for one migrated without a record).
-            let mut existing = HashSet::new();
-            if let Some(stored) = &release.stored {
-                let since = stored
-                    .as_ref()
-                    .map_or(DateTime::UNIX_EPOCH, |r| r.earliest_due);
-                let prefix = release.key.get(1..).unwrap_or_default();
-                let platforms: HashSet<Platform> =
-                    candidates.iter().map(|(_, j)| j.chat.platform).collect();
-                for platform in platforms {
-                    let from = platform_until(platform, since - chrono::Duration::milliseconds(1));
-                    for read in self.rows_from(from, platform_end(platform)) {
-                        let due = read?;
-                        if due.key.0.starts_with(prefix) {
-                            existing.insert(due.key.0);
-                        }
-                    }
-                }
-            }
-            for (key, job) in candidates {
-                let seen = release.stored.is_some()
-                    && (existing.contains(&key) || self.jobs.contains_key(dead_key(&key))?);
-                if !seen {
-                    let row = due_key_of(job.chat.platform, job.due_at, &key, job.is_group);
-                    release.jobs.push((row, QueuedRecord::encode(job)));
-                }
-            }
-            // The record: written for a new release (or one that had none),
-            // rewritten when a job is due earlier than any before.
-            let (Some(earliest_new), Some(first)) = (earliest_new, first) else {
-                continue;
-            };
-            let shared = || Ok::<_, StoreError>(first.release.shared());
-            release.record = match &release.stored {
-                None => Some(encode(&ReleaseRecord {
-                    earliest_due: earliest_new,
-                    announcement: shared()?,
-                })?),
-                Some(None) => Some(encode(&ReleaseRecord {
-                    earliest_due: DateTime::UNIX_EPOCH,
-                    announcement: shared()?,
-                })?),
-                Some(Some(r)) if !release.jobs.is_empty() && earliest_new < r.earliest_due => {
-                    Some(encode(&ReleaseRecord {
-                        earliest_due: earliest_new,
-                        announcement: r.announcement.clone(),
-                    })?)
-                }
-                Some(Some(_)) => None,
-            };
-        }
-        Ok(releases)
-    }
-
-    /// Lowers the floors below the rows just queued; the caller still holds
-    /// the outbox lock it took before [`Store::new_jobs`].
-    pub(super) fn queued_rows_written(&self, floors: &mut Floors, releases: &[ReleaseRows<'_>]) {
-        for (row, _) in releases.iter().flat_map(|r| &r.jobs) {
-            if let Some(platform) = row.get(1).copied().and_then(platform_of) {
-                floors.lower(platform, row);
-            }
-        }
     }
 }
 
