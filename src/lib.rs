@@ -5,30 +5,32 @@
 //!
 //! # Layout
 //!
-//! - [`core`]: the platform-neutral core; it never names a chat platform.
-//!   - [`core::app`]: the cheap-to-clone [`core::app::App`] handle that executes commands.
-//!   - [`core::command`]: the command grammar, parsed once into a `Command`.
-//!   - [`core::reply`]: platform-neutral replies (card, picker, list, error, help).
-//!   - [`core::model`]: catalog entries and their fields.
-//!   - [`core::catalog`]: the in-memory catalog (entries, title index, external ids).
-//!   - [`core::search`]: the typo-tolerant title index.
-//!   - [`core::text`]: title normalisation (NFKC, case, kana, punctuation).
-//!   - [`core::scores`]: score normalisation, summaries and community scores.
-//!   - [`core::admin`]: typed field edits and audit descriptions.
-//!   - [`core::caller`]: who is asking, and from which platform.
-//!   - [`core::clock`]: time as a dependency.
-//!   - [`core::demo`]: the built-in demo catalog.
-//!   - [`core::announce`]: subscriptions, release events, outbox jobs, the `Notifier` trait.
-//!   - [`core::dispatch`]: the rate-limited dispatcher that drains the outbox.
-//!   - [`core::schedule`]: ISO-8601 repeating broadcast rules and time zones.
-//! - [`store`]: the sled store: one tree per entity, the announcement outbox, transactions,
-//!   schema migrations.
-//! - [`import`]: bangumi-data, anime-offline-database and rouge JSON imports, and the merge.
-//! - [`adapters`]: the console, the Telegram adapter (feature `telegram`) and
-//!   the text rendering they share.
+//! Read top to bottom: each folder uses only those above it (`core` uses
+//! nothing of the crate's outside itself).
+//!
+//! - [`core`]: the platform-neutral domain; no I/O, never names a chat platform's crate.
+//!   - [`core::platform`]: every chat platform once: name, store code, posting limits, secrets.
+//!   - [`core::caller`]: who is asking ([`core::caller::Caller`]) and in which chat.
+//!   - [`core::clock`]: time as a dependency (a manual clock in tests).
+//!   - [`core::catalog`]: entries ([`core::catalog::model`]), title folding and the typo-tolerant
+//!     index, the in-memory catalog, scores, field edits and the demo catalog.
+//!   - [`core::announce`]: subscriptions and chat settings, releases and their jobs, broadcast
+//!     schedules, send outcomes and the `Notifier` port, the dispatcher's rate windows.
+//!   - [`core::command`]: the command table ([`core::command::spec`]) and the one grammar,
+//!     parsed or built once into a `Command`.
+//!   - [`core::reply`]: platform-neutral replies (card, scores, picker, list, notice, help, error).
+//!   - [`core::metrics`]: counters and component health for `/metrics` and `/healthz`.
+//! - [`store`]: the sled store (nothing else names sled or a key layout): trees, keys,
+//!   the announcement outbox, transactions, backups, schema migrations.
+//! - [`import`]: bangumi-data, anime-offline-database and rouge JSON files, and the merge plan.
+//! - [`app`]: the cheap-to-clone [`app::App`] handle that executes commands (look-ups,
+//!   edits, imports, announcements) over the store, and the dispatcher that drains the outbox.
+//! - [`adapters`]: the words every reply is written in ([`adapters::text`]), the console,
+//!   Telegram (feature `telegram`), Discord (feature `discord`) and the operator's HTTP
+//!   endpoints, each only converting input to commands and laying out replies.
 //! - [`config`]: layered configuration (built-in defaults, file, environment).
 //! - [`secrets`]: bot tokens and keys from the environment or a git-ignored file.
-//! - [`serve`]: `rouge serve`: adapters, dispatchers and the schedule ticker.
+//! - [`serve`]: `rouge serve`: every configured adapter, the schedule ticker, one shutdown.
 //! - [`shutdown`]: one shutdown token for SIGINT and SIGTERM.
 //! - [`cli`]: the `rouge` subcommands behind `main`.
 

@@ -5,7 +5,6 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::edit::record_episode;
 use super::{App, CommandError, Resolved};
 use crate::core::announce::schedule::{self, Bounds, Rule};
 use crate::core::announce::{self, ChatSettings, Job, ReleaseEvent, Subscription, Target, Variant};
@@ -286,37 +285,33 @@ impl App {
         }))
     }
 
-    /// The admin `episode` command: records the release and, in the same
-    /// transaction, queues one announcement per subscribed chat (unless it
-    /// was released longer ago than the catch-up window).
-    pub(super) fn release_episode(
+    /// The announcement jobs of an episode an owner released at `now`
+    /// (`entry` as it is with the release recorded): one per subscribed chat that wants
+    /// it, none when it was released longer ago than the catch-up window.
+    pub(super) fn episode_jobs(
         &self,
-        who: &str,
-        target: &TitleRef,
+        entry: &Entry,
         input: EpisodeInput,
-    ) -> Result<Reply, CommandError> {
-        let now = self.now();
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Job>, StoreError> {
         let released_at = input.released_at.unwrap_or(now);
-        let edit = self.prepare_edit(target, |entry| record_episode(entry, input.clone(), now))?;
-        let jobs = if now - released_at <= self.catch_up() {
-            let event = ReleaseEvent {
-                entry: edit.after.id,
-                episode: input.number,
-                variant: Variant::audio(input.audio.as_deref()),
-                at: released_at,
-                audio: input.audio,
-                qualities: input.qualities,
-                episode_title: input.title,
-            };
-            announce::release::jobs_for(
-                &edit.after,
-                &event,
-                &self.store().subscribers_of(edit.after.id)?,
-            )
-        } else {
-            Vec::new()
+        if now - released_at > self.catch_up() {
+            return Ok(Vec::new());
+        }
+        let event = ReleaseEvent {
+            entry: entry.id,
+            episode: input.number,
+            variant: Variant::audio(input.audio.as_deref()),
+            at: released_at,
+            audio: input.audio,
+            qualities: input.qualities,
+            episode_title: input.title,
         };
-        self.commit_edit(who, "episode", edit, jobs)
+        Ok(announce::release::jobs_for(
+            entry,
+            &event,
+            &self.store().subscribers_of(entry.id)?,
+        ))
     }
 
     /// Jobs for releases an import adds (recent ones only).

@@ -75,7 +75,12 @@ impl App {
                 set_scores(entry, set, remove, self.now().date_naive())
             }),
             AdminCommand::Episode { target, episode } => {
-                self.release_episode(&who, &target, episode)
+                // Recorded on the entry and announced in the same transaction.
+                let now = self.now();
+                let edit = self
+                    .prepare_edit(&target, |entry| record_episode(entry, episode.clone(), now))?;
+                let jobs = self.episode_jobs(&edit.after, episode, now)?;
+                self.commit_edit(&who, "episode", edit, jobs)
             }
             AdminCommand::Deliveries { target } => {
                 let entry = match target {
@@ -356,7 +361,7 @@ fn set_scores(
 }
 
 /// Records a released episode, and the language and qualities it adds.
-pub(super) fn record_episode(
+fn record_episode(
     entry: &mut Entry,
     input: EpisodeInput,
     now: chrono::DateTime<chrono::Utc>,
