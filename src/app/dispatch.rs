@@ -1,5 +1,5 @@
 //! The dispatcher: drains one platform's due outbox jobs through its
-//! [`Notifier`] under token-bucket rate limits, honours `retry_after`, backs
+//! [`Notifier`] under sliding-window rate limits, honours `retry_after`, backs
 //! off with jitter on failures, dead-letters what cannot be sent, and records
 //! each post in the same store step that removes its job.
 //!

@@ -184,6 +184,12 @@ impl Reply {
         })
     }
 
+    /// The answer to a button that carries no command this bot obeys
+    /// (tampered, foreign, or from an older version of the bot).
+    pub fn stale_button() -> Reply {
+        Reply::error(ErrorKind::BadInput, "This button is no longer valid.")
+    }
+
     /// The answer when a command could not run at all (it failed on our side).
     pub fn apology() -> Reply {
         Reply::error(

@@ -35,7 +35,7 @@ use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
 use crate::core::caller::{Caller, ChatRef, Platform};
 use crate::core::command::{self, Args, Command, Group, OptionKind, OptionSpec, Value};
-use crate::core::reply::{ErrorKind, Reply};
+use crate::core::reply::Reply;
 
 /// Replies slower than this are deferred first (Discord allows 3 s).
 const DEFER_AFTER: Duration = Duration::from_millis(1500);
@@ -255,10 +255,7 @@ fn component_of(interaction: &ComponentInteraction) -> Option<(Caller, Command)>
 }
 
 fn stale_component() -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(message(render::render(&Reply::error(
-        ErrorKind::BadInput,
-        "This button is no longer valid.",
-    ))))
+    CreateInteractionResponse::Message(message(render::render(&Reply::stale_button())))
 }
 
 /// The whole answer to an interaction, without any REST call: what the

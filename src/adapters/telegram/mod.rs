@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 
 use self::render::Rendered;
 use super::Wiring;
+use super::text::{self, Plain};
 use crate::app::App;
 use crate::config::TelegramConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
@@ -227,8 +228,9 @@ async fn on_callback(bot: Bot, query: CallbackQuery, ctx: Arc<Ctx>) -> Result<()
     let parsed = query.data.as_deref().map(command::parse);
     let Some(Ok(cmd)) = parsed.filter(|p| p.as_ref().is_ok_and(Command::is_button_safe)) else {
         // Tampered, foreign or outdated button data.
+        let text = text::lines::<Plain>(&Reply::stale_button()).join(" ");
         bot.answer_callback_query(query.id.clone())
-            .text("This button is no longer valid.")
+            .text(text)
             .await?;
         return Ok(());
     };
@@ -246,14 +248,13 @@ async fn on_callback(bot: Bot, query: CallbackQuery, ctx: Arc<Ctx>) -> Result<()
     };
     let reply = ctx.execute(&bot, caller, Ok(cmd)).await;
     match &reply {
-        Reply::Error(err) => {
-            let text: String = err.message.chars().take(190).collect();
-            bot.answer_callback_query(query.id.clone())
-                .text(text)
-                .await?;
-        }
-        Reply::Done(notice) => {
-            let text: String = notice.text.chars().take(190).collect();
+        // A confirmation or an error is the button's own pop-up (at most 200 characters).
+        Reply::Error(_) | Reply::Done(_) => {
+            let text: String = text::lines::<Plain>(&reply)
+                .join(" ")
+                .chars()
+                .take(190)
+                .collect();
             bot.answer_callback_query(query.id.clone())
                 .text(text)
                 .await?;
