@@ -69,6 +69,7 @@ pub struct SearchConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnounceConfig {
     pub catch_up_hours: u32,
+    pub stale_data_days: u32,
     pub schedule_interval_secs: u64,
     pub max_attempts: u32,
     pub backoff_base_secs: u64,
@@ -235,6 +236,10 @@ impl Config {
                 "announce.catch_up_hours must be at most 720",
             ),
             (
+                (1..=3650).contains(&a.stale_data_days),
+                "announce.stale_data_days must be from 1 to 3650",
+            ),
+            (
                 (1..=3600).contains(&a.schedule_interval_secs),
                 "announce.schedule_interval_secs must be from 1 to 3600",
             ),
@@ -280,6 +285,7 @@ impl Config {
             picker_size: self.search.picker_size,
             seed_demo: self.seed_demo,
             catch_up: chrono::Duration::hours(i64::from(self.announce.catch_up_hours)),
+            stale_after: chrono::Duration::days(i64::from(self.announce.stale_data_days)),
         }
     }
 

@@ -13,8 +13,9 @@ use chrono_tz::Tz;
 
 use crate::core::announce::Announcement;
 use crate::core::announce::schedule;
+use crate::core::catalog::model::Unit;
 use crate::core::catalog::scores::{Community, Summary};
-use crate::core::reply::{Card, ErrorKind, Reply, ScoresView};
+use crate::core::reply::{Card, ErrorKind, Reply, ScoresView, episode_words};
 
 /// How text is marked up. Every string from the catalog or a user goes
 /// through [`Markup::text`] (or a wrapper that calls it).
@@ -151,6 +152,7 @@ pub fn lines<M: Markup>(reply: &Reply) -> Vec<String> {
         }
         Reply::List(list) => {
             let mut out = vec![M::bold(&list.heading)];
+            out.extend(list.note.as_deref().map(M::italic));
             if list.items.is_empty() {
                 out.push(format!("  {}", M::text(&list.empty)));
             }
@@ -292,6 +294,8 @@ pub struct CardText {
     pub genres: Option<String>,
     /// Status, season and air dates.
     pub when: Option<String>,
+    /// A qualifying line (old schedule data).
+    pub note: Option<String>,
     /// `("Episodes", "13 × 24 min")`, or `("Duration", "24 min per episode")`.
     pub episodes: Option<(&'static str, String)>,
     /// Audio, subtitles, qualities and studios, as `(label, value)`.
@@ -335,7 +339,7 @@ pub fn card_text<M: Markup>(card: &Card) -> CardText {
         .latest_releases
         .iter()
         .map(|release| {
-            let mut line = format!("episode {}", release.number);
+            let mut line = episode_words(release.unit, release.number, None);
             if let Some(title) = &release.title {
                 let _ = write!(line, " “{}”", M::text(title));
             }
@@ -356,15 +360,19 @@ pub fn card_text<M: Markup>(card: &Card) -> CardText {
         kind: card.kind.as_deref().map(M::text),
         genres: joined(&card.genres),
         when: (!when.is_empty()).then(|| M::text(&when.join(" · "))),
+        note: card.note.as_deref().map(M::italic),
         episodes,
         lists,
         scores: scores_text::<M>(&card.scores),
         community: community_text::<M>(&card.community, card.id),
         releases,
-        next: card
-            .next_episode
-            .as_ref()
-            .map(|next| format!("episode {} at {}", next.number, M::time(next.at, Tz::UTC))),
+        next: card.next_episode.as_ref().map(|next| {
+            format!(
+                "{} at {}",
+                episode_words(next.unit, next.number, card.episodes),
+                M::time(next.at, Tz::UTC)
+            )
+        }),
         synopsis: card.synopsis.as_deref().map(M::text),
         links: card
             .links
@@ -383,6 +391,7 @@ fn card_lines<M: Markup>(card: &Card) -> Vec<String> {
         out.push(head.join(" · "));
     }
     out.extend(t.when);
+    out.extend(t.note);
     out.extend(t.episodes.map(|(label, value)| format!("{label}: {value}")));
     out.extend(
         t.lists
@@ -453,11 +462,22 @@ pub struct AnnouncementText {
 /// The words of an announcement, with times in the chat's zone.
 pub fn announcement_text<M: Markup>(a: &Announcement) -> AnnouncementText {
     let tz = schedule::time_zone(&a.tz).unwrap_or(Tz::UTC);
-    let mut rest = String::new();
-    if let Some(total) = a.episodes_total {
-        let _ = write!(rest, " of {total}");
-    }
+    let which = episode_words(a.unit, a.episode, a.episodes_total);
     let episode_title = a.episode_title.as_deref();
+    let (head, plain_head) = match a.unit {
+        Unit::Episode => (
+            format!("📣 New episode: {} — {which}", M::bold(&a.title)),
+            format!("New episode: {} — {which}", a.title),
+        ),
+        Unit::Unnumbered => (
+            format!("📣 A new episode of {} aired", M::bold(&a.title)),
+            format!("A new episode of {} aired", a.title),
+        ),
+        Unit::WholeSeason => (
+            format!("📣 Out now: {} — {which}", M::bold(&a.title)),
+            format!("Out now: {} — {which}", a.title),
+        ),
+    };
     let mut what = Vec::new();
     if let Some(audio) = &a.audio {
         what.push(format!("{audio} audio"));
@@ -467,15 +487,11 @@ pub fn announcement_text<M: Markup>(a: &Announcement) -> AnnouncementText {
     }
     AnnouncementText {
         headline: format!(
-            "📣 New episode: {} — episode {}{rest}{}",
-            M::bold(&a.title),
-            a.episode,
+            "{head}{}",
             episode_title.map_or_else(String::new, |t| format!(" “{}”", M::text(t)))
         ),
         plain_headline: format!(
-            "New episode: {} — episode {}{rest}{}",
-            a.title,
-            a.episode,
+            "{plain_head}{}",
             episode_title.map_or_else(String::new, |t| format!(" “{t}”"))
         ),
         what: (!what.is_empty()).then(|| M::text(&what.join(" · "))),

@@ -6,12 +6,13 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::{App, CommandError, Resolved};
-use crate::core::announce::schedule::{self, Bounds, Rule};
+use crate::core::announce::projection::{Airing, Projection};
+use crate::core::announce::schedule;
 use crate::core::announce::{self, ChatSettings, Job, ReleaseEvent, Subscription, Target, Variant};
 use crate::core::caller::Caller;
-use crate::core::catalog::model::{Entry, Release};
+use crate::core::catalog::model::{Entry, Release, Unit};
 use crate::core::command::{EpisodeInput, SettingsChange, SubTarget, TitleRef};
-use crate::core::reply::{ListItem, ListView, Reply};
+use crate::core::reply::{ListItem, ListView, Reply, episode_words};
 use crate::store::{Change, StoreError, Subscribed};
 
 /// Most lines `/anime airing` lists.
@@ -174,6 +175,7 @@ impl App {
             })
             .collect();
         Ok(Reply::List(ListView {
+            note: None,
             previous: None,
             next: None,
             heading: format!("Subscriptions of this chat ({})", describe_settings(&settings)),
@@ -228,40 +230,31 @@ impl App {
         };
         let now = self.now();
         let until = now + Duration::days(i64::from(days));
-        let mut upcoming: Vec<(DateTime<Utc>, u32, std::sync::Arc<Entry>)> = Vec::new();
+        let mut upcoming: Vec<(Airing, std::sync::Arc<Entry>)> = Vec::new();
         for entry in self.catalog().entries() {
-            for broadcast in entry.broadcasts.iter().filter(|b| b.platform == stream) {
-                let Ok(rule) = broadcast.rule.parse::<Rule>() else {
-                    continue;
-                };
-                let bounds = Bounds {
-                    ends: broadcast.ends,
-                    episodes: entry.episodes,
-                };
-                for (episode, at) in rule.episodes_between(now, until, bounds) {
-                    upcoming.push((at, episode, std::sync::Arc::clone(entry)));
-                }
+            let Some(projection) = Projection::of(entry) else {
+                continue;
+            };
+            for airing in projection.airings_between(&stream, now, until) {
+                upcoming.push((airing, std::sync::Arc::clone(entry)));
             }
         }
-        upcoming.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
+        upcoming.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.1.id.cmp(&b.1.id)));
         let pages = upcoming.len().div_ceil(AIRING_LINES).max(1);
         let page = page.min(pages);
         let items: Vec<ListItem> = upcoming
             .into_iter()
             .skip((page - 1) * AIRING_LINES)
             .take(AIRING_LINES)
-            .map(|(at, episode, entry)| ListItem {
+            .map(|(airing, entry)| ListItem {
                 id: Some(entry.id),
                 text: format!(
                     "{} · {}",
-                    schedule::local_time(at, tz),
+                    schedule::local_time(airing.at, tz),
                     entry.display_title()
                 ),
-                detail: match entry.episodes {
-                    Some(total) => format!("episode {episode} of {total}"),
-                    None => format!("episode {episode}"),
-                },
-                at: Some(at),
+                detail: episode_words(airing.unit, airing.number, entry.episodes),
+                at: Some(airing.at),
             })
             .collect();
         let of_pages = if pages > 1 {
@@ -270,6 +263,7 @@ impl App {
             String::new()
         };
         Ok(Reply::List(ListView {
+            note: self.stale_note(),
             heading: format!(
                 "Airing in the next {days} day{} on {stream} ({}){of_pages}",
                 if days == 1 { "" } else { "s" },
@@ -301,8 +295,10 @@ impl App {
         let event = ReleaseEvent {
             entry: entry.id,
             episode: input.number,
+            unit: Unit::Episode,
             variant: Variant::audio(input.audio.as_deref()),
             at: released_at,
+            stream: None,
             audio: input.audio,
             qualities: input.qualities,
             episode_title: input.title,
@@ -330,8 +326,10 @@ impl App {
                 let event = ReleaseEvent {
                     entry: entry.id,
                     episode: release.number,
+                    unit: release.unit,
                     variant: Variant::audio(release.audio.as_deref()),
                     at: release.released_at,
+                    stream: None,
                     audio: release.audio.clone(),
                     qualities: release.qualities.clone(),
                     episode_title: release.title.clone(),
@@ -377,6 +375,7 @@ impl App {
             let subscribers = self.store().subscribers_of(entry.id)?;
             let mut updated = (*entry).clone();
             for event in &events {
+                // One release per episode, when it first aired on any stream.
                 if !updated
                     .releases
                     .iter()
@@ -384,6 +383,8 @@ impl App {
                 {
                     updated.record_release(Release {
                         number: event.episode,
+                        unit: event.unit,
+                        from_schedule: true,
                         audio: None,
                         qualities: Vec::new(),
                         title: None,
@@ -470,6 +471,7 @@ impl App {
             });
         }
         Ok(Reply::List(ListView {
+            note: None,
             previous: None,
             next: None,
             heading: match entry {

@@ -437,6 +437,7 @@ mod damaged {
                 audio: Some("Tamil".into()),
                 qualities: Vec::new(),
                 stream: None,
+                unit: Default::default(),
                 released_at: t0,
                 picture: None,
                 links: Vec::new(),
@@ -447,6 +448,7 @@ mod damaged {
             tz: "UTC".into(),
             mention_role: None,
             next_episode: None,
+            aired: None,
         };
         let original = Store::temporary().expect("a store");
         let change = Change {

@@ -7,7 +7,7 @@ use super::{App, CommandError, Resolved};
 use crate::core::announce::Job;
 use crate::core::caller::Caller;
 use crate::core::catalog::edit::{self as admin, FieldValue};
-use crate::core::catalog::model::{Entry, EntryId, Field, Release, SourceScore};
+use crate::core::catalog::model::{Entry, EntryId, Field, Release, SourceScore, Unit};
 use crate::core::catalog::search::MatchKind;
 use crate::core::catalog::{scores, text};
 use crate::core::command::{AdminCommand, EpisodeInput, ScoreInput, TitleRef};
@@ -29,11 +29,12 @@ impl App {
             AdminCommand::Add { title, fields } => self.add(&who, title, fields),
             AdminCommand::Edit { target, fields } => self.modify(&who, &target, "edit", |entry| {
                 let before = entry.clone();
+                let now = self.now();
                 for value in fields {
                     if let Some(field) = value.field() {
                         entry.locked.insert(field);
                     }
-                    value.apply(entry);
+                    value.apply(entry, now);
                 }
                 Ok(admin::describe_changes(&before, entry))
             }),
@@ -126,7 +127,7 @@ impl App {
             if let Some(field) = value.field() {
                 entry.locked.insert(field);
             }
-            value.apply(&mut entry);
+            value.apply(&mut entry, self.now());
         }
         self.refuse_duplicate_title(&entry.title, None)?;
         let reply = Reply::done(format!("Added #{id} {}.", entry.display_title()), Some(id));
@@ -301,6 +302,7 @@ impl App {
             None => "Recent catalog changes".into(),
         };
         Ok(Reply::List(ListView {
+            note: None,
             previous: None,
             next: None,
             heading,
@@ -376,6 +378,8 @@ fn record_episode(
     }
     let release = Release {
         number: input.number,
+        unit: Unit::Episode,
+        from_schedule: false,
         audio: input.audio.clone(),
         qualities: input.qualities.clone(),
         title: input.title,

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{App, CommandError};
+use crate::core::announce::projection::Projection;
 use crate::core::caller::Caller;
-use crate::core::catalog::model::{Entry, EntryId, Release, TitleLang};
+use crate::core::catalog::model::{Entry, EntryId, Kind, Release, Status, TitleLang};
 use crate::core::catalog::search::MatchKind;
 use crate::core::catalog::{scores, text};
 use crate::core::command::TitleRef;
@@ -101,15 +102,15 @@ impl App {
                 .then(b.number.cmp(&a.number))
         });
         latest_releases.truncate(3);
+        let now = self.now();
+        let projection = Projection::of(entry);
         Ok(Card {
             id: entry.id,
             title: display,
             other_titles,
             kind: entry.kind.map(|k| k.label().to_owned()),
             genres: entry.genres.clone(),
-            status: entry
-                .status_as_of(self.now().date_naive())
-                .map(|s| s.label().to_owned()),
+            status: self.status(entry, projection.as_ref()),
             season: entry.season_or_derived().map(|s| s.to_string()),
             aired_from: entry.aired_from,
             aired_to: entry.aired_to,
@@ -125,7 +126,39 @@ impl App {
             scores: scores::summarise(&entry.scores),
             community: scores::community(&self.inner.store.ratings(entry.id)?),
             latest_releases,
-            next_episode: next_broadcast(entry, self.now()),
+            next_episode: projection.as_ref().and_then(|p| {
+                let next = p.next_after(p.primary(), now)?;
+                Some(NextEpisode {
+                    number: next.number,
+                    unit: next.unit,
+                    at: next.at,
+                })
+            }),
+            note: (!entry.broadcasts.is_empty())
+                .then(|| self.stale_note())
+                .flatten(),
+        })
+    }
+
+    /// What the card says of the status: given or by the air dates, else by
+    /// the schedule; unknown (as of the data's date) when the schedule has
+    /// run out and no end date is known, never "airing" by default.
+    fn status(&self, entry: &Entry, projection: Option<&Projection>) -> Option<String> {
+        let now = self.now();
+        if let Some(status) = entry.status_as_of(now.date_naive()) {
+            return Some(status.label().to_owned());
+        }
+        entry.aired_from?;
+        let single =
+            entry.kind == Some(Kind::Movie) || projection.is_some_and(|p| p.is_whole_season());
+        let airing = entry.ongoing.is_some() || projection.is_some_and(|p| p.continues_after(now));
+        Some(match (single, airing) {
+            (true, _) => Status::Finished.label().to_owned(),
+            (false, true) => Status::Airing.label().to_owned(),
+            (false, false) => match self.data_freshness() {
+                Some(f) => format!("Status unknown (data as of {})", f.as_of),
+                None => "Status unknown".to_owned(),
+            },
         })
     }
 
@@ -188,6 +221,7 @@ impl App {
             None => format!("Top {limit}"),
         };
         Reply::List(ListView {
+            note: None,
             previous: None,
             next: None,
             heading,
@@ -226,18 +260,6 @@ impl App {
             })
             .collect()
     }
-}
-
-/// The next episode of the original broadcast after `now`.
-fn next_broadcast(entry: &Entry, now: chrono::DateTime<chrono::Utc>) -> Option<NextEpisode> {
-    let broadcast = entry.broadcasts.iter().find(|b| b.platform == "tv")?;
-    let rule: crate::core::announce::schedule::Rule = broadcast.rule.parse().ok()?;
-    let bounds = crate::core::announce::schedule::Bounds {
-        ends: broadcast.ends,
-        episodes: entry.episodes,
-    };
-    rule.next_after(now, bounds)
-        .map(|(number, at)| NextEpisode { number, at })
 }
 
 /// `TV · 2024` for pickers and lists.

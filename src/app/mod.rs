@@ -30,6 +30,8 @@ pub struct Settings {
     /// Releases older than this when they come due (the bot was down) are
     /// recorded without a post.
     pub catch_up: chrono::Duration,
+    /// Schedule data older than this is called out on cards and lists.
+    pub stale_after: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             picker_size: 5,
             seed_demo: true,
             catch_up: chrono::Duration::hours(24),
+            stale_after: chrono::Duration::days(30),
         }
     }
 }
@@ -82,6 +85,16 @@ pub enum ImportFailure {
     Store(#[from] StoreError),
 }
 
+/// How current the catalog's schedule data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Freshness {
+    /// The newest date the imported schedule data knows of.
+    pub as_of: chrono::NaiveDate,
+    pub days_old: i64,
+    /// Older than the configured threshold.
+    pub stale: bool,
+}
+
 /// The store's figures as `/metrics` shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreStatus {
@@ -106,6 +119,7 @@ struct Inner {
     owners: HashSet<String>,
     picker_size: usize,
     catch_up: chrono::Duration,
+    stale_after: chrono::Duration,
     clock: Arc<dyn Clock>,
     /// Woken whenever jobs are queued, so dispatchers need not poll.
     queued: Arc<tokio::sync::Notify>,
@@ -142,6 +156,7 @@ impl App {
                 owners: settings.owners.into_iter().collect(),
                 picker_size: settings.picker_size.clamp(2, 10),
                 catch_up: settings.catch_up,
+                stale_after: settings.stale_after,
                 clock,
                 queued: Arc::new(tokio::sync::Notify::new()),
                 metrics: crate::core::metrics::Metrics::default(),
@@ -161,6 +176,15 @@ impl App {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "catalog loaded"
         );
+        if let Some(freshness) = app.data_freshness()
+            && freshness.stale
+        {
+            warn!(
+                data_as_of = %freshness.as_of,
+                days_old = freshness.days_old,
+                "the catalog's schedule data is old: episode numbers and times past it are not announced; import a newer bangumi-data file"
+            );
+        }
         Ok(app)
     }
 
@@ -172,6 +196,26 @@ impl App {
     /// Makes every write so far durable (before the process exits).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.store().flush()
+    }
+
+    /// How current the catalog's schedule data is, if an import said.
+    pub fn data_freshness(&self) -> Option<Freshness> {
+        let as_of = self.store().data_as_of().ok()??;
+        let days_old = (self.now().date_naive() - as_of).num_days();
+        Some(Freshness {
+            as_of,
+            days_old,
+            stale: days_old > self.inner.stale_after.num_days(),
+        })
+    }
+
+    /// One short line when the schedule data is old, for cards and lists.
+    pub(super) fn stale_note(&self) -> Option<String> {
+        let f = self.data_freshness().filter(|f| f.stale)?;
+        Some(format!(
+            "Schedule data as of {} ({} days old): later episodes and changes are not known.",
+            f.as_of, f.days_old
+        ))
     }
 
     /// Whether the store answers reads.

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::announce::Announcement;
-use super::catalog::model::{EntryId, Link, Release};
+use super::catalog::model::{EntryId, Link, Release, Unit};
 use super::catalog::scores::{Community, Summary};
 
 /// What the core says back.
@@ -65,13 +65,29 @@ pub struct Card {
     /// The next episode on the original (`tv`) broadcast, if scheduled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_episode: Option<NextEpisode>,
+    /// One line that qualifies what the card says (old schedule data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An upcoming episode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NextEpisode {
     pub number: u32,
+    pub unit: Unit,
     pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `episode 5 of 13`, `a new episode`, `all 12 episodes`: an airing's words.
+pub fn episode_words(unit: Unit, number: u32, total: Option<u32>) -> String {
+    match (unit, total) {
+        (Unit::Episode, Some(total)) => format!("episode {number} of {total}"),
+        (Unit::Episode, None) => format!("episode {number}"),
+        (Unit::Unnumbered, _) => "a new episode".to_owned(),
+        (Unit::WholeSeason, Some(1)) => "out now".to_owned(),
+        (Unit::WholeSeason, Some(total)) => format!("all {total} episodes"),
+        (Unit::WholeSeason, None) => "the whole season".to_owned(),
+    }
 }
 
 /// `/anime scores`: the per-source detail.
@@ -104,6 +120,9 @@ pub struct Choice {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ListView {
     pub heading: String,
+    /// One line under the heading that qualifies the whole list (old data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub items: Vec<ListItem>,
     /// Shown when `items` is empty.
     pub empty: String,

@@ -5,7 +5,7 @@
 //! - `subs`: target (9 bytes) ‖ chat key → [`Subscription`]
 //! - `chat_subs`: chat key ‖ 0 ‖ target → ∅ (a chat's subscriptions)
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
@@ -15,6 +15,8 @@ use crate::core::caller::{ChatRef, Platform};
 use crate::core::catalog::model::EntryId;
 
 const WATERMARK: &[u8] = b"schedule_watermark";
+/// How current the catalog's schedule data is (the newest date an import saw).
+const DATA_AS_OF: &[u8] = b"schedule_data_as_of";
 
 /// What a subscribe did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +230,25 @@ impl Store {
             .get(WATERMARK)?
             .and_then(|v| super::keys::decode_u64(&v))
             .and_then(|ms| DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)))
+    }
+
+    /// The newest date the catalog's imported schedule data knows of.
+    pub fn data_as_of(&self) -> Result<Option<NaiveDate>, StoreError> {
+        Ok(self
+            .meta
+            .get(DATA_AS_OF)?
+            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
+    }
+
+    /// Records how current an import's data is; an older file never makes
+    /// the catalog look older than it is.
+    pub fn note_data_as_of(&self, date: NaiveDate) -> Result<(), StoreError> {
+        if self.data_as_of()?.is_some_and(|known| known >= date) {
+            return Ok(());
+        }
+        let _gate = self.writing();
+        self.meta.insert(DATA_AS_OF, date.to_string().as_bytes())?;
+        Ok(())
     }
 
     pub fn set_schedule_watermark(&self, at: DateTime<Utc>) -> Result<(), StoreError> {

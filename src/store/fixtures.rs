@@ -40,6 +40,7 @@ pub fn tamil_13(tz: &str) -> Announcement {
         audio: Some("Tamil".into()),
         qualities: vec!["480p".into(), "720p".into(), "1080p".into()],
         stream: None,
+        unit: Default::default(),
         released_at: Utc
             .with_ymd_and_hms(2024, 4, 3, 16, 25, 0)
             .single()

@@ -11,9 +11,11 @@ use super::outbox::{
     DeadRecord, ReleaseRecord, delivered_row, due_key, release_of, release_record_key,
 };
 use super::records::{self, DeliveredRecord, QueuedRecord};
+use crate::core::announce::projection::Projection;
+use crate::core::announce::schedule::Rule;
 use crate::core::announce::{Announcement, ChatSettings, DeadKind, Job, Subscription};
 use crate::core::caller::ChatRef;
-use crate::core::catalog::model::EntryId;
+use crate::core::catalog::model::{Entry, EntryId, Release};
 
 /// The schema this build writes.
 ///
@@ -22,7 +24,10 @@ use crate::core::catalog::model::EntryId;
 ///   queued job as one row in due order with its own part in a compact
 ///   binary record, which its delivered post replaces in place; chat
 ///   settings and subscriptions are compact binary records too.
-pub const CURRENT: u32 = 2;
+/// - 3: releases a broadcast schedule made are marked (`from_schedule`);
+///   those the entry's schedule does not support (an episode number from a
+///   stream's own start, or past what the data vouches for) are removed.
+pub const CURRENT: u32 = 3;
 
 /// Where the schema version is kept in `meta`.
 pub const VERSION_KEY: &[u8] = b"schema_version";
@@ -32,7 +37,68 @@ type Migration = fn(&Db) -> Result<(), StoreError>;
 
 /// Migrations by the version they start from; a change to the stored shape
 /// adds a function here and bumps [`CURRENT`].
-const MIGRATIONS: &[(u32, Migration)] = &[(1, to_compact_records)];
+const MIGRATIONS: &[(u32, Migration)] = &[(1, to_compact_records), (2, to_truthful_releases)];
+
+/// 2 → 3: schedule-made releases marked, unsupported ones removed.
+fn to_truthful_releases(db: &Db) -> Result<(), StoreError> {
+    let mut removed = 0usize;
+    recode(db, "entries", "catalog entry", |bytes| {
+        let mut entry: Entry = serde_json::from_slice(bytes)?;
+        let before = entry.releases.len();
+        if !mark_schedule_releases(&mut entry) {
+            return Ok(None);
+        }
+        removed += before - entry.releases.len();
+        Ok(Some(serde_json::to_vec(&entry)?))
+    })?;
+    if removed > 0 {
+        tracing::info!(removed, "removed releases no schedule supports");
+    }
+    Ok(())
+}
+
+/// Marks the releases of `entry` that its broadcast rules made (the
+/// original audio, nothing an owner added, at an air time of a rule) and
+/// keeps only those its schedule supports. Returns whether it changed.
+pub(super) fn mark_schedule_releases(entry: &mut Entry) -> bool {
+    let rules: Vec<Rule> = entry
+        .broadcasts
+        .iter()
+        .filter_map(|b| b.rule.parse().ok())
+        .collect();
+    let made_by_schedule = |r: &Release| {
+        r.audio.is_none()
+            && r.qualities.is_empty()
+            && r.title.is_none()
+            && rules.iter().any(|rule| {
+                rule.index_at_or_before(r.released_at)
+                    .and_then(|k| rule.nth(k))
+                    == Some(r.released_at)
+            })
+    };
+    let (scheduled, mut kept): (Vec<Release>, Vec<Release>) = entry
+        .releases
+        .drain(..)
+        .partition(|r| r.from_schedule || made_by_schedule(r));
+    let changed = !scheduled.is_empty();
+    entry.releases = kept.clone();
+    if let Some(projection) = Projection::of(entry) {
+        for mut release in scheduled {
+            let at = release.released_at;
+            let supported = projection
+                .all_airings_between(at - chrono::Duration::seconds(1), at)
+                .iter()
+                .any(|a| a.number == release.number);
+            if supported {
+                release.from_schedule = true;
+                kept.push(release);
+            }
+        }
+    }
+    kept.sort_by_key(|r| r.key());
+    entry.releases = kept;
+    changed
+}
 
 /// 1 → 2: the outbox's new shape, and binary settings and subscriptions.
 fn to_compact_records(db: &Db) -> Result<(), StoreError> {
@@ -58,7 +124,7 @@ fn recode(
     db: &Db,
     tree: &str,
     what: &str,
-    recode: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, serde_json::Error>,
+    mut recode: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, serde_json::Error>,
 ) -> Result<(), StoreError> {
     let tree = db.open_tree(tree)?;
     let mut batch = sled::Batch::default();
@@ -146,6 +212,7 @@ impl V1Job {
             tz: self.announcement.tz,
             mention_role: self.announcement.mention_role,
             next_episode: self.announcement.next_episode,
+            aired: None,
         }
     }
 }

@@ -22,10 +22,13 @@ const DELIVERED: u8 = 2;
 const SUBSCRIPTION: u8 = 3;
 /// The tag of a chat's settings.
 const SETTINGS: u8 = 4;
+/// The tag of a queued job's record that also says where and when it aired
+/// for its chat (records with [`QUEUED`] have no such part).
+const QUEUED_AIRED: u8 = 5;
 
 /// Whether an outbox record is a queued job's (rather than a delivered post's).
 pub fn is_queued(record: &[u8]) -> bool {
-    record.first() == Some(&QUEUED)
+    matches!(record.first(), Some(&QUEUED | &QUEUED_AIRED))
 }
 
 /// What a queued job keeps of its own; the rest of it is its key (due
@@ -37,6 +40,8 @@ pub struct QueuedRecord {
     pub mention_role: Option<String>,
     pub next_episode: Option<(u32, DateTime<Utc>)>,
     pub last_error: Option<String>,
+    /// The stream it aired on for this chat, and when.
+    pub aired: Option<(String, DateTime<Utc>)>,
 }
 
 /// A delivered post: when, and the platform's message id.
@@ -163,7 +168,12 @@ impl QueuedRecord {
         let strings = job.tz.len()
             + job.mention_role.as_ref().map_or(0, String::len)
             + job.last_error.as_ref().map_or(0, String::len);
-        let mut w = Writer::new(QUEUED, 40 + strings);
+        let tag = if job.aired.is_some() {
+            QUEUED_AIRED
+        } else {
+            QUEUED
+        };
+        let mut w = Writer::new(tag, 56 + strings);
         w.u32(job.attempts);
         w.str(&job.tz);
         w.opt_str(job.mention_role.as_deref());
@@ -176,11 +186,16 @@ impl QueuedRecord {
             None => w.u8(0),
         }
         w.opt_str(job.last_error.as_deref());
+        if let Some((stream, at)) = &job.aired {
+            w.str(stream);
+            w.time(*at);
+        }
         w.0
     }
 
     pub fn decode(bytes: &[u8]) -> Option<QueuedRecord> {
-        let mut r = Reader::new(QUEUED, bytes)?;
+        let aired = bytes.first() == Some(&QUEUED_AIRED);
+        let mut r = Reader::new(if aired { QUEUED_AIRED } else { QUEUED }, bytes)?;
         let attempts = r.u32()?;
         let tz = r.str()?;
         let mention_role = r.opt_str()?;
@@ -190,12 +205,18 @@ impl QueuedRecord {
             None
         };
         let last_error = r.opt_str()?;
+        let aired = if aired {
+            Some((r.str()?, r.time()?))
+        } else {
+            None
+        };
         r.done(QueuedRecord {
             attempts,
             tz,
             mention_role,
             next_episode,
             last_error,
+            aired,
         })
     }
 }
@@ -331,6 +352,7 @@ mod tests {
             tz: record.tz.clone(),
             mention_role: record.mention_role.clone(),
             next_episode: record.next_episode,
+            aired: record.aired.clone(),
         }
     }
 
@@ -341,6 +363,7 @@ mod tests {
             mention_role: Some("1234567890".into()),
             next_episode: Some((14, at(1_705_508_700_000))),
             last_error: Some("HTTP 502 — «bad gateway»".into()),
+            aired: Some(("crunchyroll".into(), at(1_705_506_900_000))),
         }
     }
 
@@ -352,6 +375,7 @@ mod tests {
             mention_role: None,
             next_episode: None,
             last_error: None,
+            aired: None,
         };
         for record in [full(), bare] {
             let bytes = QueuedRecord::encode(&job(&record));

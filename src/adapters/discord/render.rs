@@ -164,7 +164,12 @@ pub fn render(reply: &Reply) -> Rendered {
 
 fn card_embed(card: &Card) -> CreateEmbed {
     let t = text::card_text::<Markdown>(card);
-    let description: Vec<String> = t.other_titles.into_iter().chain(t.synopsis).collect();
+    let description: Vec<String> = t
+        .other_titles
+        .into_iter()
+        .chain(t.note)
+        .chain(t.synopsis)
+        .collect();
     let mut embed = Embed::new(&card.title)
         .description(&description.join("\n\n"))
         .field("Type", t.kind.as_deref().unwrap_or("—"), true);

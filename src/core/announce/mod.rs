@@ -13,6 +13,7 @@
 
 pub mod limits;
 pub mod outcome;
+pub mod projection;
 pub mod release;
 pub mod schedule;
 
@@ -109,33 +110,25 @@ impl Default for ChatSettings {
     }
 }
 
-/// Which variant of an episode a release is: an audio language (the admin
-/// `episode` command; `original` when none is given) or a stream's broadcast.
+/// Which variant of an episode a release is: its audio language
+/// (`original` when none is given). One release per (entry, episode,
+/// variant); a broadcast is the original audio, whichever stream it airs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Variant {
-    Audio(String),
-    Stream(String),
-}
+pub struct Variant(String);
 
 impl Variant {
     /// The variant for a release in `audio` (`None`: the original audio).
     pub fn audio(audio: Option<&str>) -> Variant {
-        Variant::Audio(audio.map_or_else(|| "original".to_owned(), str::to_lowercase))
+        Variant(audio.map_or_else(|| "original".to_owned(), str::to_lowercase))
     }
 
-    /// `audio:tamil`, `stream:tv`: the variant part of a job's key.
+    /// `audio:tamil`: the variant part of a job's identity.
     pub fn key(&self) -> String {
-        match self {
-            Variant::Audio(a) => format!("audio:{a}"),
-            Variant::Stream(s) => format!("stream:{s}"),
-        }
+        format!("audio:{}", self.0)
     }
 
     /// Whether a chat with `settings` wants this variant.
     pub fn wanted_by(&self, settings: &ChatSettings) -> bool {
-        match self {
-            Variant::Audio(a) => settings.audio.is_empty() || settings.audio.iter().any(|w| w == a),
-            Variant::Stream(s) => &settings.stream == s,
-        }
+        settings.audio.is_empty() || settings.audio.iter().any(|w| *w == self.0)
     }
 }

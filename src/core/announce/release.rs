@@ -8,18 +8,25 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::schedule::{Bounds, Rule};
+use super::projection::Projection;
 use super::{ChatSettings, Subscription, Variant};
 use crate::core::caller::ChatRef;
-use crate::core::catalog::model::{Entry, EntryId, Link};
+use crate::core::catalog::model::{Entry, EntryId, Link, Unit};
 
 /// One released episode, as an event to announce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseEvent {
     pub entry: EntryId,
+    /// The episode's number (its identity only, for an unnumbered one; 0
+    /// for a whole season).
     pub episode: u32,
+    pub unit: Unit,
     pub variant: Variant,
     pub at: DateTime<Utc>,
+    /// For a broadcast, the stream it aired on: only chats following that
+    /// stream hear of it from this event. `None` (an owner's release):
+    /// every chat that wants the audio.
+    pub stream: Option<String>,
     pub audio: Option<String>,
     pub qualities: Vec<String>,
     pub episode_title: Option<String>,
@@ -34,6 +41,9 @@ pub struct Announcement {
     pub entry: EntryId,
     pub title: String,
     pub episode: u32,
+    /// A numbered episode, an unnumbered one, or the whole season.
+    #[serde(default, skip_serializing_if = "is_episode")]
+    pub unit: Unit,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub episode_title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,17 +93,25 @@ pub struct Job {
     pub mention_role: Option<String>,
     /// The next episode on the chat's stream, if the schedule knows it.
     pub next_episode: Option<NextEpisode>,
+    /// Where and when it aired for this chat, when that is not the
+    /// release's own (a chat following a later or earlier stream).
+    pub aired: Option<(String, DateTime<Utc>)>,
 }
 
 impl Job {
     /// What this chat is told.
     pub fn announcement(&self) -> Announcement {
-        Announcement {
+        let mut announcement = Announcement {
             next_episode: self.next_episode,
             tz: self.tz.clone(),
             mention_role: self.mention_role.clone(),
             ..(*self.release).clone()
+        };
+        if let Some((stream, at)) = &self.aired {
+            announcement.stream = Some(stream.clone());
+            announcement.released_at = *at;
         }
+        announcement
     }
 
     /// What makes this job one of a kind: the release and the chat.
@@ -117,21 +135,22 @@ pub struct JobId {
     pub chat: ChatRef,
 }
 
+fn is_episode(unit: &Unit) -> bool {
+    *unit == Unit::Episode
+}
+
 /// What every chat is told about `event` (see [`Announcement::shared`]).
 fn shared_announcement(entry: &Entry, event: &ReleaseEvent) -> Announcement {
-    let stream = match &event.variant {
-        Variant::Stream(s) => Some(s.clone()),
-        Variant::Audio(_) => None,
-    };
     Announcement {
         entry: entry.id,
         title: entry.display_title().to_owned(),
         episode: event.episode,
+        unit: event.unit,
         episode_title: event.episode_title.clone(),
         episodes_total: entry.episodes,
         audio: event.audio.clone(),
         qualities: event.qualities.clone(),
-        stream,
+        stream: event.stream.clone(),
         released_at: event.at,
         picture: entry.picture.clone(),
         links: entry.links.iter().take(2).cloned().collect(),
@@ -141,23 +160,14 @@ fn shared_announcement(entry: &Entry, event: &ReleaseEvent) -> Announcement {
     }
 }
 
-/// The episode after `event` on `stream`, if the entry's schedule knows it.
-fn next_episode(entry: &Entry, event: &ReleaseEvent, stream: &str) -> Option<NextEpisode> {
-    entry
-        .broadcasts
-        .iter()
-        .find(|b| b.platform == stream)
-        .and_then(|b| {
-            let rule: Rule = b.rule.parse().ok()?;
-            rule.next_after(
-                event.at,
-                Bounds {
-                    ends: b.ends,
-                    episodes: entry.episodes,
-                },
-            )
-        })
-        .filter(|(n, _)| *n > event.episode)
+/// The numbered episode after `event` on `stream`, if the projection has one.
+fn next_episode(
+    projection: Option<&Projection>,
+    event: &ReleaseEvent,
+    stream: &str,
+) -> Option<NextEpisode> {
+    let next = projection?.next_after(stream, event.at)?;
+    (next.unit == Unit::Episode && next.number > event.episode).then_some((next.number, next.at))
 }
 
 impl Announcement {
@@ -183,20 +193,26 @@ pub fn jobs_for(
 ) -> Vec<Job> {
     let variant = event.variant.key();
     let shared = Arc::new(shared_announcement(entry, event));
+    let projection = Projection::of(entry);
     // The next episode depends only on the chat's stream: computed once per stream.
     let mut next_by_stream: Vec<(&str, Option<NextEpisode>)> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     // A chat subscribed both to the entry and to everything gets one job.
     let mut chats = std::collections::HashSet::new();
     for (sub, settings) in subscribers {
-        if !sub.covers(entry) || !event.variant.wanted_by(settings) || !chats.insert(&sub.chat) {
+        let follows = event.stream.as_ref().is_none_or(|s| *s == settings.stream);
+        if !follows
+            || !sub.covers(entry)
+            || !event.variant.wanted_by(settings)
+            || !chats.insert(&sub.chat)
+        {
             continue;
         }
         let stream = settings.stream.as_str();
         let next = match next_by_stream.iter().find(|(s, _)| *s == stream) {
             Some((_, next)) => *next,
             None => {
-                let next = next_episode(entry, event, stream);
+                let next = next_episode(projection.as_ref(), event, stream);
                 next_by_stream.push((stream, next));
                 next
             }
@@ -214,39 +230,37 @@ pub fn jobs_for(
             tz: settings.tz.clone(),
             mention_role: sub.mention_role.clone(),
             next_episode: next,
+            aired: event.stream.clone().map(|stream| (stream, event.at)),
         });
     }
     jobs
 }
 
-/// Episodes of `entry` whose broadcast on some stream aired in `(after, until]`.
+/// The airings of `entry` on every stream in `(after, until]`, as release
+/// events of the original audio, earliest first (see [`Projection`]).
 pub fn broadcast_events(
     entry: &Entry,
     after: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Vec<ReleaseEvent> {
-    let mut events = Vec::new();
-    for broadcast in &entry.broadcasts {
-        let Ok(rule) = broadcast.rule.parse::<Rule>() else {
-            continue;
-        };
-        let bounds = Bounds {
-            ends: broadcast.ends,
-            episodes: entry.episodes,
-        };
-        for (episode, at) in rule.episodes_between(after, until, bounds) {
-            events.push(ReleaseEvent {
-                entry: entry.id,
-                episode,
-                variant: Variant::Stream(broadcast.platform.clone()),
-                at,
-                audio: None,
-                qualities: Vec::new(),
-                episode_title: None,
-            });
-        }
-    }
-    events
+    let Some(projection) = Projection::of(entry) else {
+        return Vec::new();
+    };
+    projection
+        .all_airings_between(after, until)
+        .into_iter()
+        .map(|airing| ReleaseEvent {
+            entry: entry.id,
+            episode: airing.number,
+            unit: airing.unit,
+            variant: Variant::audio(None),
+            at: airing.at,
+            stream: Some(airing.stream),
+            audio: None,
+            qualities: Vec::new(),
+            episode_title: None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -294,8 +308,10 @@ mod tests {
         ReleaseEvent {
             entry: 1,
             episode: 13,
+            unit: Unit::Episode,
             variant: Variant::audio(Some("Tamil")),
             at: DateTime::UNIX_EPOCH,
+            stream: None,
             audio: Some("Tamil".into()),
             qualities: vec!["480p".into(), "720p".into(), "1080p".into()],
             episode_title: None,
@@ -354,14 +370,18 @@ mod tests {
             at("2024-01-25T00:00:00Z"),
         );
         assert_eq!(events.iter().map(|e| e.episode).collect::<Vec<_>>(), [2, 3]);
-        assert_eq!(events[0].variant, Variant::Stream("tv".into()));
+        assert_eq!(events[0].variant, Variant::audio(None));
+        assert_eq!(events[0].stream.as_deref(), Some("tv"));
         let settings = ChatSettings::default();
-        let next = next_episode(&entry, &events[0], &settings.stream);
+        let projection = Projection::of(&entry);
+        let next = next_episode(projection.as_ref(), &events[0], &settings.stream);
         assert_eq!(next.map(|n| n.0), Some(3));
+        // A chat that follows another stream hears of it from that stream only.
         let other_stream = ChatSettings {
             stream: "crunchyroll".into(),
             ..ChatSettings::default()
         };
-        assert!(!events[0].variant.wanted_by(&other_stream));
+        let subscribers = [(sub("x", Target::Entry(1)), other_stream)];
+        assert!(jobs_for(&entry, &events[0], &subscribers).is_empty());
     }
 }

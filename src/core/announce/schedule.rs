@@ -135,13 +135,48 @@ impl Rule {
     }
 
     /// The shortest time between two repetitions.
-    fn min_period(&self) -> Duration {
+    pub fn min_period(&self) -> Duration {
         Duration::seconds(i64::from(self.months) * 28 * 86_400 + self.seconds)
     }
 
     /// The longest time between two repetitions.
-    fn max_period(&self) -> Duration {
+    pub fn max_period(&self) -> Duration {
         Duration::seconds(i64::from(self.months) * 31 * 86_400 + self.seconds)
+    }
+
+    /// The first repetition that cannot be later than the first one after
+    /// `after` (a jump close to it, so a scan needs few steps).
+    fn first_candidate(&self, after: DateTime<Utc>) -> u32 {
+        if after < self.start {
+            return 0;
+        }
+        let steps = (after - self.start).num_seconds() / self.max_period().num_seconds().max(1);
+        u32::try_from(steps).unwrap_or(u32::MAX)
+    }
+
+    /// Every repetition after `after`, as (k, air time), earliest first,
+    /// to the rule's own count.
+    pub fn repetitions_after(
+        &self,
+        after: DateTime<Utc>,
+    ) -> impl Iterator<Item = (u32, DateTime<Utc>)> + '_ {
+        let count = self.count.unwrap_or(u32::MAX);
+        (self.first_candidate(after)..count)
+            .map_while(|k| self.nth(k).map(|at| (k, at)))
+            .filter(move |(_, at)| *at > after)
+    }
+
+    /// The last repetition airing at or before `at`, if any.
+    pub fn index_at_or_before(&self, at: DateTime<Utc>) -> Option<u32> {
+        let mut k = self.first_candidate(at);
+        while k > 0 && self.nth(k).is_none_or(|t| t > at) {
+            k -= 1;
+        }
+        let count = self.count.unwrap_or(u32::MAX);
+        while k + 1 < count && self.nth(k + 1).is_some_and(|t| t <= at) {
+            k += 1;
+        }
+        self.nth(k).filter(|t| *t <= at).map(|_| k)
     }
 
     /// Numbered episodes (1-based) airing in `(after, until]`, within `bounds`.
@@ -153,13 +188,7 @@ impl Rule {
     ) -> Vec<(u32, DateTime<Utc>)> {
         let slack = (self.min_period() / 2).min(Duration::days(1));
         let last_episode = [self.count, bounds.episodes].into_iter().flatten().min();
-        // Start from a repetition that cannot be later than the first one wanted.
-        let mut k = if after < self.start {
-            0
-        } else {
-            let steps = (after - self.start).num_seconds() / self.max_period().num_seconds().max(1);
-            u32::try_from(steps).unwrap_or(u32::MAX)
-        };
+        let mut k = self.first_candidate(after);
         let mut out = Vec::new();
         while let Some(at) = self.nth(k) {
             let episode = k.saturating_add(1);

@@ -1,9 +1,9 @@
 //! Catalog edits: typed field values parsed from `key=value` pairs, applied
 //! to an entry, and described for the audit log.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::model::{Entry, Field, Kind, Link, Season, Status};
+use super::model::{Entry, Field, Kind, Link, Ongoing, Season, Status};
 
 /// Longest free text (synopsis) an admin may set.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -29,6 +29,11 @@ pub enum FieldValue {
     Synopsis(Option<String>),
     Picture(Option<String>),
     Links(Vec<Link>),
+    /// `airing=ongoing` (the show continues past what the data says), or
+    /// `airing=` to leave it to the data again.
+    Ongoing(bool),
+    /// `current=<n>`: the episode that aired last (and the show continues).
+    Current(u32),
     /// `id.<source>=<id>`: an external identifier (not a locked field).
     ExternalId(String, Option<String>),
 }
@@ -53,12 +58,14 @@ impl FieldValue {
             FieldValue::Synopsis(_) => Field::Synopsis,
             FieldValue::Picture(_) => Field::Picture,
             FieldValue::Links(_) => Field::Links,
+            FieldValue::Ongoing(_) | FieldValue::Current(_) => Field::Airing,
             FieldValue::ExternalId(..) => return None,
         })
     }
 
-    /// Writes the value into `entry`.
-    pub fn apply(self, entry: &mut Entry) {
+    /// Writes the value into `entry`; `now` dates an owner's word on the
+    /// schedule (the anchor of `current=`).
+    pub fn apply(self, entry: &mut Entry, now: DateTime<Utc>) {
         match self {
             FieldValue::Title(t) => entry.title = t,
             FieldValue::Kind(v) => entry.kind = v,
@@ -76,6 +83,20 @@ impl FieldValue {
             FieldValue::Synopsis(v) => entry.synopsis = v,
             FieldValue::Picture(v) => entry.picture = v,
             FieldValue::Links(v) => entry.links = v,
+            FieldValue::Ongoing(false) => entry.ongoing = None,
+            FieldValue::Ongoing(true) => {
+                let current = entry.ongoing.and_then(|o| o.current);
+                entry.ongoing = Some(Ongoing {
+                    current,
+                    as_of: now,
+                });
+            }
+            FieldValue::Current(n) => {
+                entry.ongoing = Some(Ongoing {
+                    current: Some(n),
+                    as_of: now,
+                })
+            }
             FieldValue::ExternalId(source, Some(id)) => {
                 entry.external_ids.insert(source, id);
             }
@@ -98,6 +119,17 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
         }
         return Ok(FieldValue::ExternalId(source, opt(value)));
     }
+    if key.eq_ignore_ascii_case("current") {
+        return value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_EPISODE).contains(n))
+            .map(FieldValue::Current)
+            .ok_or_else(|| {
+                format!("current=\"{value}\" must be an episode number from 1 to {MAX_EPISODE}.")
+            });
+    }
     let field: Field = key.parse().map_err(|_| {
         format!(
             "Unknown field \"{key}\". Fields: {}, id.<source>.",
@@ -107,6 +139,11 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
     let bad = |what: &str| format!("{}=\"{value}\" is not {what}.", field.name());
     Ok(match field {
         Field::Title => FieldValue::Title(checked_title(value)?),
+        Field::Airing => match value.trim().to_ascii_lowercase().as_str() {
+            "ongoing" | "continues" | "long-running" => FieldValue::Ongoing(true),
+            "" | "auto" | "data" => FieldValue::Ongoing(false),
+            _ => return Err(bad("ongoing (or empty, to follow the data again)")),
+        },
         Field::Kind => FieldValue::Kind(match opt(value) {
             None => None,
             Some(v) => Some(
@@ -193,6 +230,9 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
         ),
     })
 }
+
+/// Highest episode number accepted anywhere.
+pub const MAX_EPISODE: u32 = 9999;
 
 /// Longest title (or title query) accepted anywhere.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -290,6 +330,14 @@ pub fn field_text(entry: &Entry, field: Field) -> String {
             }
         })),
         Field::Picture => opt(entry.picture.clone()),
+        Field::Airing => match entry.ongoing {
+            None => "—".into(),
+            Some(Ongoing {
+                current: Some(n),
+                as_of,
+            }) => format!("ongoing, episode {n} as of {}", as_of.format("%Y-%m-%d")),
+            Some(Ongoing { current: None, .. }) => "ongoing".into(),
+        },
         Field::Links => entry
             .links
             .iter()

@@ -66,6 +66,10 @@ pub struct Entry {
     /// Released episodes, ordered by number then audio language.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub releases: Vec<Release>,
+    /// An owner's word that the show runs on past what the data says
+    /// (`/anime admin edit <title> airing=ongoing current=<n>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ongoing: Option<Ongoing>,
     /// Fields an admin edited; imports never overwrite them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub locked: BTreeSet<Field>,
@@ -97,6 +101,7 @@ impl Entry {
             scores: Vec::new(),
             broadcasts: Vec::new(),
             releases: Vec::new(),
+            ongoing: None,
             locked: BTreeSet::new(),
         }
     }
@@ -139,6 +144,8 @@ impl Entry {
     }
 
     /// The status, given or derived from the air dates as of `today`.
+    /// `None` when the dates cannot tell: it has begun and no end is known
+    /// (the schedule decides then; see `core::announce::projection`).
     pub fn status_as_of(&self, today: NaiveDate) -> Option<Status> {
         if self.status.is_some() {
             return self.status;
@@ -146,7 +153,7 @@ impl Entry {
         match (self.aired_from, self.aired_to) {
             (Some(from), _) if from > today => Some(Status::Upcoming),
             (Some(_), Some(to)) if to < today => Some(Status::Finished),
-            (Some(_), _) => Some(Status::Airing),
+            (Some(_), Some(_)) => Some(Status::Airing),
             _ => None,
         }
     }
@@ -423,10 +430,47 @@ pub struct Broadcast {
     pub ends: Option<DateTime<Utc>>,
 }
 
+/// An owner's word that a show continues: its current episode (the one
+/// that aired last when the owner said so), if given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ongoing {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u32>,
+    /// When the owner said so: the anchor of the episode numbers.
+    pub as_of: DateTime<Utc>,
+}
+
+/// What a release is: one numbered episode (the usual case), an episode of
+/// a long-running show whose number nothing vouches for, or a whole season
+/// made available at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    #[default]
+    Episode,
+    /// Its `number` only tells releases apart; it is never shown.
+    Unnumbered,
+    /// All episodes at once; `number` is 0.
+    WholeSeason,
+}
+
+impl Unit {
+    fn is_episode(&self) -> bool {
+        *self == Unit::Episode
+    }
+}
+
 /// A released episode in one audio language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
     pub number: u32,
+    #[serde(default, skip_serializing_if = "Unit::is_episode")]
+    pub unit: Unit,
+    /// Recorded because a broadcast schedule reached its air time (not by
+    /// an owner, an import or a source): a projection, replaced when better
+    /// evidence comes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_schedule: bool,
     /// Audio language; `None` is the original audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<String>,
@@ -467,10 +511,12 @@ pub enum Field {
     Synopsis,
     Picture,
     Links,
+    /// Whether the show continues past what the data says (`airing=`, `current=`).
+    Airing,
 }
 
 impl Field {
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 17] = [
         Field::Title,
         Field::Kind,
         Field::Genres,
@@ -487,6 +533,7 @@ impl Field {
         Field::Synopsis,
         Field::Picture,
         Field::Links,
+        Field::Airing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -507,6 +554,7 @@ impl Field {
             Field::Synopsis => "synopsis",
             Field::Picture => "picture",
             Field::Links => "links",
+            Field::Airing => "airing",
         }
     }
 

@@ -36,8 +36,7 @@ pub const MAX_LINE_CHARS: usize = 4096;
 pub use super::catalog::edit::MAX_TITLE_CHARS;
 /// Most entries `/anime top` lists.
 pub const MAX_TOP: usize = 25;
-/// Highest episode number accepted.
-pub const MAX_EPISODE: u32 = 9999;
+pub use super::catalog::edit::MAX_EPISODE;
 /// Most days `/anime airing` looks ahead.
 pub const MAX_AIRING_DAYS: u32 = 14;
 

@@ -400,6 +400,7 @@ impl Store {
             tz: own.tz,
             mention_role: own.mention_role,
             next_episode: own.next_episode,
+            aired: own.aired,
         })
     }
 
@@ -578,6 +579,7 @@ mod tests {
             tz: "Asia/Kolkata".into(),
             mention_role: Some("7".into()),
             next_episode: None,
+            aired: None,
         }
     }
 
