@@ -33,10 +33,12 @@ async fn healthz(State(app): State<App>) -> Response {
     let store_ok = app.store_readable();
     let components = app.metrics().health();
     let healthy = store_ok && components.values().all(|&ok| ok);
+    // Old schedule data does not make the bot unhealthy, but it is said.
     let body = json!({
         "status": if healthy { "ok" } else { "unhealthy" },
         "store": store_ok,
         "components": components,
+        "schedule_data": app.data_freshness(),
     });
     let status = if healthy {
         StatusCode::OK

@@ -76,11 +76,11 @@ pub(super) fn mark_schedule_releases(entry: &mut Entry) -> bool {
                     == Some(r.released_at)
             })
     };
+    let before = entry.releases.clone();
     let (scheduled, mut kept): (Vec<Release>, Vec<Release>) = entry
         .releases
         .drain(..)
         .partition(|r| r.from_schedule || made_by_schedule(r));
-    let changed = !scheduled.is_empty();
     entry.releases = kept.clone();
     if let Some(projection) = Projection::of(entry) {
         for mut release in scheduled {
@@ -97,7 +97,7 @@ pub(super) fn mark_schedule_releases(entry: &mut Entry) -> bool {
     }
     kept.sort_by_key(|r| r.key());
     entry.releases = kept;
-    changed
+    entry.releases != before
 }
 
 /// 1 → 2: the outbox's new shape, and binary settings and subscriptions.
@@ -561,5 +561,60 @@ mod tests {
             (1, 2, 1)
         );
         assert_eq!(store.subscribers_of(1).unwrap().len(), 1);
+    }
+
+    /// A schema-2 entry whose schedule made phantom releases (a stream's own
+    /// numbering, a run past the data) keeps only the releases its schedule
+    /// supports, marked as the schedule's; an owner's release stays as it was.
+    #[test]
+    fn schema_2_phantom_releases_are_removed() {
+        use crate::core::catalog::model::{Broadcast, Release, Unit};
+        let time = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let release = |number: u32, at: &str| Release {
+            number,
+            unit: Unit::Episode,
+            from_schedule: false,
+            audio: None,
+            qualities: Vec::new(),
+            title: None,
+            released_at: time(at),
+        };
+        let mut entry = Entry::new(7, "A show of unknown length");
+        entry.broadcasts = vec![
+            Broadcast {
+                platform: "tv".into(),
+                rule: "R/2026-04-05T15:00:00Z/P7D".into(),
+                ends: None,
+            },
+            Broadcast {
+                platform: "site".into(),
+                rule: "R/2026-06-01T03:00:00Z/P7D".into(),
+                ends: None,
+            },
+        ];
+        let mut owners = release(1, "2026-04-06T10:00:00Z");
+        owners.audio = Some("Tamil".into());
+        entry.releases = vec![
+            owners.clone(),
+            // Episode 2 on tv: supported.
+            release(2, "2026-04-12T15:00:00Z"),
+            // The site's own count: its first airing called episode 1,
+            // when it picked the show up at the tv's episode 9.
+            release(1, "2026-06-01T03:00:00Z"),
+            // Week 36 of the tv rule: past one cour with no evidence.
+            release(36, "2026-12-06T15:00:00Z"),
+        ];
+        assert!(mark_schedule_releases(&mut entry));
+        let kept: Vec<(u32, bool)> = entry
+            .releases
+            .iter()
+            .map(|r| (r.number, r.from_schedule))
+            .collect();
+        assert_eq!(kept, [(1, false), (2, true)]);
+        assert_eq!(entry.releases[0], owners);
+        assert!(
+            !mark_schedule_releases(&mut entry),
+            "a second run changes nothing"
+        );
     }
 }
