@@ -10,3 +10,4 @@ pub mod command;
 pub mod metrics;
 pub mod platform;
 pub mod reply;
+pub mod source;
