@@ -10,7 +10,11 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::catalog::model::{AltTitle, Kind, Link, Season, SourceScore, Status};
+pub use super::catalog::model::RelationKind;
+use super::catalog::model::{
+    AltTitle, Entry, Field, Kind, Link, ListedAiring, Provenance, Related, Season, SourceScore,
+    Status,
+};
 
 /// The live sources Rouge knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -45,18 +49,6 @@ impl std::fmt::Display for SourceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// How two works are related, as AniList says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RelationKind {
-    Prequel,
-    Sequel,
-    SideStory,
-    Parent,
-    Alternative,
-    Other,
 }
 
 /// Another work a source links to this one.
@@ -183,4 +175,216 @@ pub trait Source: Send + Sync + 'static {
 
     /// How it is doing.
     fn status(&self) -> SourceStatus;
+}
+
+/// Of two live sources, which one's word wins for a field both fill.
+fn precedence(source: &str) -> u8 {
+    match source {
+        "anilist" => 2,
+        "jikan" => 1,
+        _ => 0,
+    }
+}
+
+/// Most listed airings an entry keeps (the newest).
+const MAX_LISTED: usize = 64;
+/// Most links an entry keeps.
+const MAX_LINKS: usize = 32;
+
+impl SourceEntry {
+    /// Merges what `source` said, fetched at `at`, into `entry`. An owner's
+    /// edit (a locked field) always stands; otherwise a source fills a field
+    /// that is empty, came from an import, or came from itself or a source
+    /// it takes precedence over (AniList over Jikan), and the field keeps
+    /// its provenance. Titles join the alternative titles; links and listed
+    /// airings are merged; the source's score line is replaced. Returns
+    /// whether anything changed.
+    pub fn apply_to(self, entry: &mut Entry, source: SourceId, at: DateTime<Utc>) -> bool {
+        let before = entry.clone();
+        let name = source.as_str();
+        let fill = |entry: &mut Entry, field: Field| -> bool {
+            let free = !entry.locked.contains(&field)
+                && entry
+                    .provenance
+                    .get(&field)
+                    .is_none_or(|p| precedence(&p.source) <= precedence(name));
+            if free {
+                entry.provenance.insert(
+                    field,
+                    Provenance {
+                        source: name.to_owned(),
+                        at,
+                    },
+                );
+            }
+            free
+        };
+        macro_rules! take {
+            ($field:expr, $slot:ident, $value:expr) => {
+                if let Some(value) = $value
+                    && fill(entry, $field)
+                {
+                    entry.$slot = Some(value);
+                }
+            };
+            ($field:expr, $slot:ident, list $value:expr) => {
+                if !$value.is_empty() && fill(entry, $field) {
+                    entry.$slot = $value;
+                }
+            };
+        }
+        take!(Field::Synopsis, synopsis, self.synopsis);
+        take!(Field::Picture, picture, self.picture);
+        take!(Field::Kind, kind, self.kind);
+        take!(Field::Episodes, episodes, self.episodes);
+        take!(Field::Duration, duration_min, self.duration_min);
+        take!(Field::Status, status, self.status);
+        take!(Field::Season, season, self.season);
+        take!(Field::Aired, aired_from, self.aired_from);
+        take!(Field::Ended, aired_to, self.aired_to);
+        take!(Field::Genres, genres, list self.genres);
+        take!(Field::Studios, studios, list self.studios);
+        for title in &self.titles {
+            entry.add_alt_title(&title.text, title.lang);
+        }
+        if !entry.locked.contains(&Field::Links) {
+            for link in self.links {
+                if entry.links.len() < MAX_LINKS && !entry.links.iter().any(|l| l.url == link.url) {
+                    entry.links.push(link);
+                }
+            }
+        }
+        for (key, id) in self.other_ids {
+            entry.external_ids.entry(key).or_insert(id);
+        }
+        if !self.tags.is_empty() {
+            entry.tags = self.tags;
+        }
+        if !self.relations.is_empty() {
+            entry.relations = self
+                .relations
+                .into_iter()
+                .map(|r| Related {
+                    kind: r.kind,
+                    source: name.to_owned(),
+                    external_id: r.external_id,
+                    title: r.title,
+                })
+                .collect();
+        }
+        entry.trailer = self.trailer.or(entry.trailer.take());
+        entry.is_adult = self.is_adult.or(entry.is_adult);
+        entry.popularity = self.popularity.or(entry.popularity);
+        entry.rank = self.rank.or(entry.rank);
+        entry.broadcast_text = self.broadcast.or(entry.broadcast_text.take());
+        if let Some(score) = self.score {
+            match entry.scores.iter_mut().find(|s| s.source == score.source) {
+                Some(s) => *s = score,
+                None => entry.scores.push(score),
+            }
+        }
+        merge_airings(&mut entry.listed_airings, &self.airings);
+        entry.fetched.insert(name.to_owned(), at);
+        *entry != before
+    }
+}
+
+/// Newer listings win per episode; the list stays in episode order, the
+/// newest [`MAX_LISTED`] kept.
+fn merge_airings(listed: &mut Vec<ListedAiring>, new: &[(u32, DateTime<Utc>)]) {
+    for &(episode, at) in new {
+        match listed.iter_mut().find(|a| a.episode == episode) {
+            Some(a) => a.at = at,
+            None => listed.push(ListedAiring { episode, at }),
+        }
+    }
+    listed.sort_by_key(|a| a.episode);
+    if listed.len() > MAX_LISTED {
+        listed.drain(..listed.len() - MAX_LISTED);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::core::catalog::model::TitleLang;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    fn rouge() -> SourceEntry {
+        SourceEntry {
+            external_id: "162985".into(),
+            synopsis: Some("A synopsis.".into()),
+            genres: vec!["Action".into(), "Mecha".into()],
+            studios: vec!["Bones".into()],
+            episodes: Some(13),
+            titles: vec![AltTitle {
+                text: "Metallic Rouge".into(),
+                lang: TitleLang::Romaji,
+            }],
+            score: Some(SourceScore {
+                source: "anilist".into(),
+                value: 63.0,
+                scale_max: 100.0,
+                votes: Some(21_500),
+                as_of: None,
+            }),
+            airings: vec![(5, at(16))],
+            ..SourceEntry::default()
+        }
+    }
+
+    #[test]
+    fn a_source_fills_what_it_may_and_says_so() {
+        let mut entry = Entry::new(1, "メタリックルージュ");
+        entry.genres = vec!["Sci-Fi".into()];
+        entry.locked.insert(Field::Studios);
+        entry.studios = vec!["An owner's studio".into()];
+        assert!(rouge().apply_to(&mut entry, SourceId::AniList, at(1)));
+        assert_eq!(entry.synopsis.as_deref(), Some("A synopsis."));
+        assert_eq!(
+            entry.genres,
+            ["Action", "Mecha"],
+            "an import's value gives way"
+        );
+        assert_eq!(
+            entry.studios,
+            ["An owner's studio"],
+            "an owner's edit stands"
+        );
+        assert_eq!(entry.provenance[&Field::Synopsis].source, "anilist");
+        assert!(entry.title_in(TitleLang::Romaji).is_some());
+        assert_eq!(
+            entry.listed_airings,
+            [ListedAiring {
+                episode: 5,
+                at: at(16)
+            }]
+        );
+        // Jikan does not overwrite what AniList filled, but adds its own score.
+        let jikan = SourceEntry {
+            synopsis: Some("Another synopsis.".into()),
+            score: Some(SourceScore {
+                source: "mal".into(),
+                value: 6.2,
+                scale_max: 10.0,
+                votes: Some(48_213),
+                as_of: None,
+            }),
+            ..SourceEntry::default()
+        };
+        assert!(jikan.apply_to(&mut entry, SourceId::Jikan, at(2)));
+        assert_eq!(entry.synopsis.as_deref(), Some("A synopsis."));
+        assert_eq!(entry.scores.len(), 2);
+        // The same answer again changes nothing but the fetch time.
+        let mut again = entry.clone();
+        rouge().apply_to(&mut again, SourceId::AniList, at(1));
+        assert_eq!(again, entry);
+    }
 }

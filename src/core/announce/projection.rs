@@ -16,7 +16,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::schedule::Rule;
-use crate::core::catalog::model::{Entry, Unit};
+use crate::core::catalog::model::{Entry, ListedAiring, Unit};
 
 /// Episodes a season (a cour) runs when nothing says more.
 pub const COUR: u32 = 13;
@@ -82,17 +82,27 @@ pub struct Projection {
     whole_season: bool,
     /// Every stream but the primary, with its timing.
     streams: Vec<(String, Timing)>,
+    /// The primary's airings a source listed, in time order: they decide
+    /// numbers and times up to the last of them; the rule goes on after.
+    listed: Vec<ListedAiring>,
 }
 
 impl Projection {
-    /// The projection of `entry`'s broadcasts, if it has a readable one.
+    /// The projection of `entry`'s broadcasts and listed airings, if it
+    /// has a readable rule or a listing.
     pub fn of(entry: &Entry) -> Option<Projection> {
+        let mut listed = entry.listed_airings.clone();
+        listed.sort_by_key(|a| (a.at, a.episode));
         let broadcast = entry
             .broadcasts
             .iter()
             .find(|b| b.platform == "tv")
-            .or_else(|| entry.broadcasts.first())?;
-        let rule: Rule = broadcast.rule.parse().ok()?;
+            .or_else(|| entry.broadcasts.first());
+        let (rule, primary, ends) =
+            match broadcast.and_then(|b| Some((b, b.rule.parse::<Rule>().ok()?))) {
+                Some((b, rule)) => (rule, b.platform.clone(), b.ends),
+                None => (Rule::never(listed.first()?.at), "tv".to_owned(), None),
+            };
         let whole_season = rule.count() == Some(1) && entry.episodes != Some(1);
         let (numbering, last) = match (entry.ongoing, entry.episodes) {
             (Some(ongoing), episodes) => {
@@ -105,31 +115,50 @@ impl Projection {
                 };
                 (numbering, episodes)
             }
-            (None, Some(count)) => (Numbering::FromStart, Some(count)),
-            (None, None) => {
-                // The latest release not made by this projection itself;
-                // without one, the first airing: the first cour.
+            (None, count) => {
+                // The latest release not made by this projection itself (or
+                // the latest a source listed); without one, the first
+                // airing: the first cour.
                 let evidence = entry
                     .releases
                     .iter()
                     .filter(|r| !r.from_schedule && r.unit == Unit::Episode)
                     .map(|r| r.number)
+                    .chain(listed.iter().map(|a| a.episode))
                     .max()
                     .unwrap_or(0);
-                (Numbering::FromStart, Some(evidence.saturating_add(COUR)))
+                let numbering = match listed.last() {
+                    // The rule goes on from the last listed airing.
+                    Some(last) => Numbering::Anchored {
+                        k: rule
+                            .index_at_or_before(last.at + rule.min_period() / 2)
+                            .unwrap_or(0),
+                        episode: last.episode,
+                    },
+                    None => Numbering::FromStart,
+                };
+                (
+                    numbering,
+                    Some(count.unwrap_or(evidence.saturating_add(COUR))),
+                )
             }
+        };
+        let rule_count = match numbering {
+            Numbering::FromStart => rule.count(),
+            _ => None,
         };
         let mut projection = Projection {
             rule,
-            primary: broadcast.platform.clone(),
-            ends: broadcast.ends,
+            primary,
+            ends,
             numbering,
-            last: [last, rule.count()].into_iter().flatten().min(),
+            last: [last, rule_count].into_iter().flatten().min(),
             whole_season,
             streams: Vec::new(),
+            listed,
         };
         let last_at = projection.last_primary_airing();
-        for other in &entry.broadcasts {
+        for other in entry.broadcasts.iter().filter(|_| broadcast.is_some()) {
             if other.platform == projection.primary {
                 continue;
             }
@@ -209,8 +238,24 @@ impl Projection {
             }
             Numbering::Unnumbered => return None,
         };
-        let at = self.rule.nth(k)?;
-        self.within_end(at).then_some(at).or(self.ends)
+        let listed = self
+            .listed
+            .iter()
+            .filter(|a| a.episode <= last)
+            .map(|a| a.at)
+            .max();
+        let ruled = self
+            .rule
+            .nth(k)
+            .and_then(|at| self.within_end(at).then_some(at).or(self.ends))
+            .filter(|_| self.rule.count() != Some(0));
+        listed.max(ruled)
+    }
+
+    /// Where the listing stops deciding: just after its last airing.
+    fn listed_until(&self) -> Option<DateTime<Utc>> {
+        let last = self.listed.last()?;
+        Some(last.at + self.rule.min_period() / 2)
     }
 
     /// The primary airings in `(after, until]` within the bounds: (k, time).
@@ -219,8 +264,15 @@ impl Projection {
         after: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Vec<(u32, Unit, DateTime<Utc>)> {
-        let mut out = Vec::new();
-        for (k, at) in self.rule.repetitions_after(after) {
+        let in_bound = |n: u32| self.last.is_none_or(|last| n <= last);
+        let mut out: Vec<(u32, Unit, DateTime<Utc>)> = self
+            .listed
+            .iter()
+            .filter(|a| a.at > after && a.at <= until && in_bound(a.episode))
+            .map(|a| (a.episode, Unit::Episode, a.at))
+            .collect();
+        let from = self.listed_until().map_or(after, |l| l.max(after));
+        for (k, at) in self.rule.repetitions_after(from) {
             if at > until || !self.within_end(at) {
                 break;
             }
@@ -524,6 +576,59 @@ mod tests {
             day(tv.at),
             day(late.at),
             "the stream's day is the next one in Tokyo"
+        );
+    }
+
+    #[test]
+    fn a_sources_listing_decides_numbers_and_times() {
+        // The data's rule began long ago (it would say episode 35); AniList
+        // lists episode 9 at T, an hour after the rule's slot (a delay).
+        let mut e = entry(
+            &[
+                ("tv", "R/2026-04-02T15:00:00Z/P7D"),
+                ("site", "R/2026-04-02T17:00:00Z/P7D"),
+            ],
+            None,
+        );
+        let t = at("2026-12-03T16:00:00Z");
+        e.listed_airings = vec![
+            ListedAiring { episode: 9, at: t },
+            // A double episode a week later.
+            ListedAiring {
+                episode: 10,
+                at: t + Duration::days(7),
+            },
+            ListedAiring {
+                episode: 11,
+                at: t + Duration::days(7) + Duration::minutes(30),
+            },
+        ];
+        let p = Projection::of(&e).expect("a projection");
+        let week = p.airings_between("tv", t - Duration::days(1), t + Duration::days(6));
+        assert_eq!(week.len(), 1);
+        assert_eq!((week[0].number, week[0].at), (9, t));
+        let double = p.airings_between("tv", t + Duration::days(6), t + Duration::days(8));
+        assert_eq!(numbers(&double), [10, 11], "two posts, in order");
+        // The other stream keeps its offset from the tv rule (two hours).
+        let site = p.airings_between("site", t - Duration::days(1), t + Duration::days(6));
+        assert_eq!((site[0].number, site[0].at), (9, t + Duration::hours(2)));
+        // After the listing the rule goes on from episode 11, a cour at most.
+        let later = p.airings_between("tv", t + Duration::days(8), t + Duration::days(400));
+        assert_eq!(later.first().map(|a| a.number), Some(12));
+        assert_eq!(later.last().map(|a| a.number), Some(11 + COUR));
+        // Finished at 12 (the source's count): nothing after 12.
+        e.episodes = Some(12);
+        let p = Projection::of(&e).expect("a projection");
+        let all = p.airings_between("tv", t - Duration::days(1), t + Duration::days(400));
+        assert_eq!(numbers(&all), [9, 10, 11, 12]);
+        assert!(!p.continues_after(t + Duration::days(30)));
+        // An entry only a source schedules.
+        let mut discovered = Entry::new(2, "Discovered");
+        discovered.listed_airings = vec![ListedAiring { episode: 3, at: t }];
+        let p = Projection::of(&discovered).expect("a projection from the listing alone");
+        assert_eq!(
+            numbers(&p.airings_between("tv", t - Duration::days(1), t + Duration::days(30))),
+            [3]
         );
     }
 }

@@ -118,6 +118,17 @@ fn units(text: &str) -> Option<Vec<(u32, char)>> {
 }
 
 impl Rule {
+    /// A rule that never repeats, starting at `start`: the stand-in primary
+    /// of an entry only a source's listing schedules.
+    pub fn never(start: DateTime<Utc>) -> Rule {
+        Rule {
+            start,
+            months: 0,
+            seconds: 7 * 86_400,
+            count: Some(0),
+        }
+    }
+
     /// The air time of the `k`-th repetition (0 is the first).
     pub fn nth(&self, k: u32) -> Option<DateTime<Utc>> {
         let shifted = self

@@ -70,9 +70,40 @@ pub struct Entry {
     /// (`/anime admin edit <title> airing=ongoing current=<n>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ongoing: Option<Ongoing>,
-    /// Fields an admin edited; imports never overwrite them.
+    /// Fields an admin edited; imports and sources never overwrite them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub locked: BTreeSet<Field>,
+    /// Tags a source gives (never its spoiler tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Prequels, sequels, side stories, … as a source links them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<Related>,
+    /// A trailer's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailer: Option<String>,
+    /// For adults only, as a source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_adult: Option<bool>,
+    /// How many people follow it at AniList.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub popularity: Option<u64>,
+    /// Its rank by score at MyAnimeList.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u32>,
+    /// The broadcast as a source writes it ("Thursdays at 00:00 (JST)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast_text: Option<String>,
+    /// Episodes and air times a source listed (AniList's airing schedule):
+    /// they decide the numbers and times where they reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listed_airings: Vec<ListedAiring>,
+    /// Which live source filled which field, and when.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance: BTreeMap<Field, Provenance>,
+    /// When each live source last answered for this entry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fetched: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Entry {
@@ -103,6 +134,16 @@ impl Entry {
             releases: Vec::new(),
             ongoing: None,
             locked: BTreeSet::new(),
+            tags: Vec::new(),
+            relations: Vec::new(),
+            trailer: None,
+            is_adult: None,
+            popularity: None,
+            rank: None,
+            broadcast_text: None,
+            listed_airings: Vec::new(),
+            provenance: BTreeMap::new(),
+            fetched: BTreeMap::new(),
         }
     }
 
@@ -428,6 +469,42 @@ pub struct Broadcast {
     pub rule: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends: Option<DateTime<Utc>>,
+}
+
+/// How two works are related, as a source says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    Prequel,
+    Sequel,
+    SideStory,
+    Parent,
+    Alternative,
+    Other,
+}
+
+/// Another work linked to an entry by a source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    pub kind: RelationKind,
+    /// The source that links it (`anilist`), and its id there.
+    pub source: String,
+    pub external_id: String,
+    pub title: String,
+}
+
+/// An airing a source listed: which episode, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedAiring {
+    pub episode: u32,
+    pub at: DateTime<Utc>,
+}
+
+/// Who filled a field, and when: a live source's name and fetch time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub source: String,
+    pub at: DateTime<Utc>,
 }
 
 /// An owner's word that a show continues: its current episode (the one
