@@ -124,6 +124,8 @@ struct Inner {
     /// Woken whenever jobs are queued, so dispatchers need not poll.
     queued: Arc<tokio::sync::Notify>,
     metrics: crate::core::metrics::Metrics,
+    /// The live sources, once attached (none: the store alone).
+    sources: std::sync::OnceLock<refresh::Sources>,
 }
 
 mod announce;
@@ -131,9 +133,11 @@ pub mod dispatch;
 mod edit;
 mod importing;
 mod lookup;
+mod refresh;
 
 use lookup::Resolved;
 pub use lookup::SearchResult;
+pub use refresh::{RefreshSettings, Refresher, SourceReport, SyncTarget};
 
 /// Who seeds the demo catalog, in the audit log.
 const SEEDER: &str = "rouge:demo-seed";
@@ -160,6 +164,7 @@ impl App {
                 clock,
                 queued: Arc::new(tokio::sync::Notify::new()),
                 metrics: crate::core::metrics::Metrics::default(),
+                sources: std::sync::OnceLock::new(),
             }),
         };
         if settings.seed_demo && app.inner.store.is_empty() {
@@ -333,18 +338,21 @@ impl App {
         match cmd {
             Command::Info(title) => Ok(
                 match self.resolve(&title, |id| format!("/anime #{id}"), false)? {
-                    Resolved::One(entry) => Reply::Card(Box::new(self.card(&entry)?)),
+                    Resolved::One(entry) => Reply::Card(Box::new(self.card(&self.fresh(entry))?)),
                     Resolved::Choose(picker) => Reply::Picker(picker),
                 },
             ),
             Command::Scores(title) => Ok(
                 match self.resolve(&title, |id| format!("/anime scores #{id}"), false)? {
-                    Resolved::One(entry) => Reply::Scores(Box::new(ScoresView {
-                        id: entry.id,
-                        title: entry.display_title().to_owned(),
-                        scores: scores::summarise(&entry.scores),
-                        community: scores::community(&self.inner.store.ratings(entry.id)?),
-                    })),
+                    Resolved::One(entry) => {
+                        let entry = self.fresh(entry);
+                        Reply::Scores(Box::new(ScoresView {
+                            id: entry.id,
+                            title: entry.display_title().to_owned(),
+                            scores: scores::summarise(&entry.scores),
+                            community: scores::community(&self.inner.store.ratings(entry.id)?),
+                        }))
+                    }
                     Resolved::Choose(picker) => Reply::Picker(picker),
                 },
             ),

@@ -223,6 +223,21 @@ impl Store {
         Ok(out)
     }
 
+    /// The entries that at least one active subscription names (not `all`).
+    pub fn subscribed_entries(&self) -> Result<Vec<EntryId>, StoreError> {
+        let mut out: Vec<EntryId> = Vec::new();
+        for row in self.subs.scan_prefix([1u8]) {
+            let (key, value) = row?;
+            let Some(id) = key.get(1..9).and_then(super::keys::decode_u64) else {
+                continue;
+            };
+            if out.last() != Some(&id) && subscription_from(&value)?.active {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Up to when broadcast schedules have been processed.
     pub fn schedule_watermark(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self

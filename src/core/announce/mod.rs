@@ -129,6 +129,6 @@ impl Variant {
 
     /// Whether a chat with `settings` wants this variant.
     pub fn wanted_by(&self, settings: &ChatSettings) -> bool {
-        settings.audio.is_empty() || settings.audio.iter().any(|w| *w == self.0)
+        settings.audio.is_empty() || settings.audio.contains(&self.0)
     }
 }
