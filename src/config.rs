@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use crate::app::Settings;
+use crate::app::{RefreshSettings, Settings};
 use crate::core::announce::limits::{DispatchSettings, Rate, RateLimits};
 use crate::core::caller::Platform;
+use crate::core::source::SourceId;
 
 /// The defaults, which are also the documentation of every setting.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -24,12 +25,47 @@ pub struct Config {
     pub owners: Vec<String>,
     pub secrets_file: PathBuf,
     pub seed_demo: bool,
+    /// Every live source off, whatever `[sources]` says.
+    pub offline: bool,
     pub search: SearchConfig,
     pub announce: AnnounceConfig,
     pub telegram: TelegramConfig,
     pub discord: DiscordConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub sources: SourcesConfig,
+}
+
+/// `[sources]`: the live sources and how the refresher uses them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    pub first_fetch_wait_ms: u64,
+    pub ttl_airing_hours: u32,
+    pub ttl_finished_days: u32,
+    pub ttl_scores_hours: u32,
+    pub airing_poll_minutes: u32,
+    pub window_back_days: u32,
+    pub window_ahead_days: u32,
+    pub subscribed_check_minutes: u32,
+    pub anilist: SourceConfig,
+    pub jikan: SourceConfig,
+}
+
+/// One live source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub enabled: bool,
+    pub url: String,
+    /// Requests per rolling minute.
+    pub per_minute: u32,
+    /// Requests per second (0: no per-second limit).
+    #[serde(default)]
+    pub per_second: u32,
+    pub timeout_secs: u64,
+    /// The longest a request waits for room in the budget.
+    pub max_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,7 +225,69 @@ impl Config {
             ));
         }
         self.validate_addresses()?;
+        self.validate_sources()?;
         self.validate_announce()
+    }
+
+    /// `[sources]`: URLs, budgets and intervals that can work.
+    fn validate_sources(&self) -> Result<(), ConfigError> {
+        let s = &self.sources;
+        for (name, c) in [("anilist", &s.anilist), ("jikan", &s.jikan)] {
+            let url_ok = c.url.starts_with("http://") || c.url.starts_with("https://");
+            let checks = [
+                (url_ok, "url must be an http(s) URL"),
+                (
+                    (1..=600).contains(&c.per_minute),
+                    "per_minute must be from 1 to 600",
+                ),
+                (c.per_second <= 100, "per_second must be at most 100"),
+                (
+                    (1..=300).contains(&c.timeout_secs),
+                    "timeout_secs must be from 1 to 300",
+                ),
+                (
+                    c.max_wait_secs <= 3600,
+                    "max_wait_secs must be at most 3600",
+                ),
+            ];
+            if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
+                return Err(ConfigError::Invalid(format!("sources.{name}.{message}")));
+            }
+        }
+        let checks = [
+            (
+                s.first_fetch_wait_ms <= 10_000,
+                "sources.first_fetch_wait_ms must be at most 10000",
+            ),
+            (
+                s.ttl_airing_hours >= 1,
+                "sources.ttl_airing_hours must be at least 1",
+            ),
+            (
+                s.ttl_finished_days >= 1,
+                "sources.ttl_finished_days must be at least 1",
+            ),
+            (
+                s.ttl_scores_hours >= 1,
+                "sources.ttl_scores_hours must be at least 1",
+            ),
+            (
+                (5..=1440).contains(&s.airing_poll_minutes),
+                "sources.airing_poll_minutes must be from 5 to 1440",
+            ),
+            (
+                s.window_back_days <= 14 && (1..=14).contains(&s.window_ahead_days),
+                "sources.window_back_days must be at most 14 and window_ahead_days from 1 to 14",
+            ),
+            (
+                (1..=1440).contains(&s.subscribed_check_minutes),
+                "sources.subscribed_check_minutes must be from 1 to 1440",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err(ConfigError::Invalid((*message).into())),
+            None => Ok(()),
+        }
     }
 
     /// URLs and listen addresses.
@@ -276,6 +374,36 @@ impl Config {
             return Err(ConfigError::Invalid((*message).into()));
         }
         Ok(())
+    }
+
+    /// How the refresher behaves.
+    pub fn refresh_settings(&self) -> RefreshSettings {
+        let s = &self.sources;
+        let minutes = |m: u32| Duration::from_secs(u64::from(m) * 60);
+        RefreshSettings {
+            first_fetch_wait: Duration::from_millis(s.first_fetch_wait_ms),
+            ttl_airing: chrono::Duration::hours(i64::from(s.ttl_airing_hours)),
+            ttl_finished: chrono::Duration::days(i64::from(s.ttl_finished_days)),
+            ttl_scores: chrono::Duration::hours(i64::from(s.ttl_scores_hours)),
+            airing_poll: minutes(s.airing_poll_minutes),
+            window_back: chrono::Duration::days(i64::from(s.window_back_days)),
+            window_ahead: chrono::Duration::days(i64::from(s.window_ahead_days)),
+            subscribed_check: minutes(s.subscribed_check_minutes),
+        }
+    }
+
+    /// The sources to connect: those enabled, unless `offline`.
+    pub fn enabled_sources(&self) -> Vec<(SourceId, &SourceConfig)> {
+        if self.offline {
+            return Vec::new();
+        }
+        [
+            (SourceId::AniList, &self.sources.anilist),
+            (SourceId::Jikan, &self.sources.jikan),
+        ]
+        .into_iter()
+        .filter(|(_, c)| c.enabled)
+        .collect()
     }
 
     /// The settings the core takes from this configuration.

@@ -14,8 +14,40 @@ pub struct Serve {
     logs: Option<JoinHandle<std::io::Result<String>>>,
 }
 
-/// Starts `rouge --data-dir <data> serve` in `data`'s parent with only `env` set.
+/// The live sources a test's bot may use: off (`ROUGE_OFFLINE=true`, what an
+/// environment that says nothing of them gets), or each either disabled or
+/// pointed at a mock on 127.0.0.1. Anything else is refused: no test may
+/// reach the real services.
+fn sources_env(env: &[(&str, String)]) -> Vec<(String, String)> {
+    let get = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
+    if get("ROUGE_OFFLINE") == Some("true") {
+        return Vec::new();
+    }
+    let named: Vec<&str> = ["ANILIST", "JIKAN"]
+        .into_iter()
+        .filter(|s| {
+            get(&format!("ROUGE_SOURCES__{s}__URL")).is_some()
+                || get(&format!("ROUGE_SOURCES__{s}__ENABLED")).is_some()
+        })
+        .collect();
+    if named.is_empty() {
+        return vec![("ROUGE_OFFLINE".into(), "true".into())];
+    }
+    for source in ["ANILIST", "JIKAN"] {
+        let off = get(&format!("ROUGE_SOURCES__{source}__ENABLED")) == Some("false");
+        let url = get(&format!("ROUGE_SOURCES__{source}__URL")).unwrap_or("");
+        assert!(
+            off || url.starts_with("http://127.0.0.1:"),
+            "refusing to start a bot whose {source} source is neither off nor on 127.0.0.1 ({url:?})"
+        );
+    }
+    Vec::new()
+}
+
+/// Starts `rouge --data-dir <data> serve` in `data`'s parent with only `env`
+/// set (and the live sources off unless `env` points them at mocks).
 pub fn start(data: &Path, env: &[(&str, String)]) -> Serve {
+    let sources = sources_env(env);
     let mut command = Command::new(env!("CARGO_BIN_EXE_rouge"));
     for (key, _) in std::env::vars() {
         if key.starts_with("ROUGE_") || key.ends_with("_TOKEN") || key == "RUST_LOG" {
@@ -28,6 +60,7 @@ pub fn start(data: &Path, env: &[(&str, String)]) -> Serve {
         .arg("serve")
         .current_dir(data.parent().expect("the data directory has a parent"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(sources)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("rouge serve starts");
