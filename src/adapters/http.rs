@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::app::App;
+use crate::app::{App, SourceReport};
 
 /// The routes: `/healthz` and `/metrics`.
 pub fn router(app: App) -> Router {
@@ -33,11 +33,19 @@ async fn healthz(State(app): State<App>) -> Response {
     let store_ok = app.store_readable();
     let components = app.metrics().health();
     let healthy = store_ok && components.values().all(|&ok| ok);
-    // Old schedule data does not make the bot unhealthy, but it is said.
+    // A failing source or old schedule data does not make the bot unhealthy
+    // (it answers from the store), but both are said.
+    let sources = app.source_reports();
+    let degraded = sources.iter().any(|s| !s.status.healthy);
     let body = json!({
-        "status": if healthy { "ok" } else { "unhealthy" },
+        "status": match (healthy, degraded) {
+            (false, _) => "unhealthy",
+            (true, true) => "degraded",
+            (true, false) => "ok",
+        },
         "store": store_ok,
         "components": components,
+        "sources": sources,
         "schedule_data": app.data_freshness(),
     });
     let status = if healthy {
@@ -55,7 +63,49 @@ async fn metrics(State(app): State<App>) -> Response {
         .iter()
         .map(|(p, n)| (format!("{{platform=\"{p}\"}}"), *n as f64))
         .collect();
+    let sources = app.source_reports();
+    let per_source = |value: fn(&SourceReport) -> f64| -> Vec<(String, f64)> {
+        sources
+            .iter()
+            .map(|s| (format!("{{source=\"{}\"}}", s.source), value(s)))
+            .collect()
+    };
     let text = app.metrics().render(&[
+        (
+            "rouge_source_requests_total",
+            "Requests sent to each live source.",
+            per_source(|s| s.status.requests as f64),
+        ),
+        (
+            "rouge_source_rate_limited_total",
+            "Answers of each live source that were 429s.",
+            per_source(|s| s.status.rate_limited as f64),
+        ),
+        (
+            "rouge_source_errors_total",
+            "Failed requests to each live source.",
+            per_source(|s| s.status.errors as f64),
+        ),
+        (
+            "rouge_source_budget_left",
+            "Requests left in each live source's budget window.",
+            per_source(|s| f64::from(s.status.budget_left)),
+        ),
+        (
+            "rouge_source_healthy",
+            "1 when the live source answers well, 0 while degraded.",
+            per_source(|s| f64::from(u8::from(s.status.healthy))),
+        ),
+        (
+            "rouge_source_queue",
+            "Entries waiting to be asked of each live source.",
+            per_source(|s| s.queued as f64),
+        ),
+        (
+            "rouge_source_oldest_stale_seconds",
+            "How far past its time to live the stalest entry of each live source is.",
+            per_source(|s| s.oldest_stale_secs as f64),
+        ),
         (
             "rouge_outbox_depth",
             "Announcement jobs waiting to be sent, by platform.",
