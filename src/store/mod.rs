@@ -44,8 +44,31 @@ pub enum StoreError {
     NotEmpty,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the catalog has no entry ids left (the highest is {MAX_ENTRY_ID})")]
+    IdsExhausted,
+    #[error(
+        "disk full: the data directory's disk has no space left; nothing was changed. Free some space and try again"
+    )]
+    DiskFull,
     #[error("storage engine: {0}")]
-    Engine(#[from] sled::Error),
+    Engine(sled::Error),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(err: sled::Error) -> Self {
+        match &err {
+            sled::Error::Io(io) if is_disk_full(io) => StoreError::DiskFull,
+            _ => StoreError::Engine(err),
+        }
+    }
+}
+
+/// Whether an I/O error says the disk is full (ENOSPC, or a quota).
+pub(crate) fn is_disk_full(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || err.raw_os_error() == Some(28)
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -139,6 +162,10 @@ pub struct Store {
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
+
+/// The highest entry id Rouge hands out or accepts from a file or a backup
+/// (2^53 − 1: exact in every JSON reader).
+pub const MAX_ENTRY_ID: EntryId = (1 << 53) - 1;
 const NEXT_AUDIT: &[u8] = b"next_audit_seq";
 
 impl Store {
@@ -176,7 +203,7 @@ impl Store {
             {
                 StoreError::Locked
             }
-            other => StoreError::Engine(other),
+            other => StoreError::from(other),
         })?;
         let store = Store {
             entries: db.open_tree("entries")?,
@@ -234,9 +261,41 @@ impl Store {
     }
 
     /// Reserves `n` fresh entry ids. Ids lost to a failed write are never reused.
+    ///
+    /// A new id is never one an entry already has, whatever the counter
+    /// holds (a damaged or hand-edited backup, an import that kept a high
+    /// id): allocation starts past the highest stored id.
     pub fn allocate_ids(&self, n: u64) -> Result<std::ops::Range<EntryId>, StoreError> {
-        let end = self.bump_counter(NEXT_ID, n)?;
-        Ok(end - n..end)
+        let _gate = self.writing();
+        let past_stored = match self.entries.last()? {
+            Some((key, _)) => keys::decode_u64(&key)
+                .ok_or_else(|| StoreError::Corrupt("an entry key is not 8 bytes".into()))?
+                .checked_add(1)
+                .ok_or(StoreError::IdsExhausted)?,
+            None => 1,
+        };
+        let mut range = None;
+        self.meta.update_and_fetch(NEXT_ID, |old| {
+            // A counter that cannot be right (damaged, or past the highest
+            // id) is ignored: the stored entries decide.
+            let counter = old
+                .filter(|v| v.len() == 8)
+                .and_then(keys::decode_u64)
+                .filter(|c| *c <= MAX_ENTRY_ID + 1)
+                .unwrap_or(1);
+            let start = counter.max(past_stored).max(1);
+            match start.checked_add(n).filter(|end| *end <= MAX_ENTRY_ID + 1) {
+                Some(end) => {
+                    range = Some(start..end);
+                    Some(end.to_be_bytes().to_vec())
+                }
+                None => {
+                    range = None;
+                    old.map(|v| v.to_vec())
+                }
+            }
+        })?;
+        range.ok_or(StoreError::IdsExhausted)
     }
 
     /// Adds `n` to a counter in `meta` (starting from 1) and returns the new value.
@@ -459,6 +518,18 @@ impl Store {
         if used {
             return Err(StoreError::NotEmpty);
         }
+        if let Some((_, entries)) = snapshot.trees.iter().find(|(name, _)| name == "entries")
+            && let Some((key, _)) = entries.iter().find(|(key, _)| {
+                keys::decode_u64(key)
+                    .is_none_or(|id| key.len() != 8 || id == 0 || id > MAX_ENTRY_ID)
+            })
+        {
+            return Err(StoreError::Corrupt(format!(
+                "the backup holds an entry with an impossible id ({}); entry ids run from 1 to {MAX_ENTRY_ID}",
+                keys::decode_u64(key)
+                    .map_or_else(|| format!("{} bytes", key.len()), |id| id.to_string())
+            )));
+        }
         let trees = self.named_trees();
         for (name, records) in &snapshot.trees {
             let tree = trees
@@ -516,4 +587,62 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes)
         .map_err(|e| StoreError::Corrupt(format!("cannot decode a record: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_entries(ids: &[EntryId]) -> Store {
+        let store = Store::temporary().expect("a store");
+        let change = Change {
+            put: ids
+                .iter()
+                .map(|&id| Entry::new(id, format!("#{id}")))
+                .collect(),
+            ..Change::default()
+        };
+        store.apply(change, DateTime::UNIX_EPOCH).expect("written");
+        store
+    }
+
+    /// Whatever the counter says — pinned at the top, one byte long, zero,
+    /// or behind an entry an import kept — a new id is never one an entry has.
+    #[test]
+    fn a_new_id_never_collides_whatever_the_counter_says() {
+        for counter in [
+            u64::MAX.to_be_bytes().to_vec(),
+            vec![1],
+            0u64.to_be_bytes().to_vec(),
+            2u64.to_be_bytes().to_vec(),
+        ] {
+            let store = with_entries(&[1, 2, 40]);
+            store.meta.insert(NEXT_ID, counter.clone()).expect("set");
+            let ids = store.allocate_ids(3).expect("ids");
+            assert_eq!(ids, 41..44, "counter {counter:?}");
+            assert_eq!(store.allocate_ids(1).expect("ids"), 44..45);
+        }
+        let full = with_entries(&[MAX_ENTRY_ID]);
+        assert!(matches!(
+            full.allocate_ids(1),
+            Err(StoreError::IdsExhausted)
+        ));
+    }
+
+    /// A backup with an impossible entry id is refused with a clear message.
+    #[test]
+    fn a_backup_with_an_out_of_range_id_is_refused() {
+        let store = with_entries(&[1]);
+        let mut snapshot = store.snapshot().expect("a snapshot");
+        for (name, records) in &mut snapshot.trees {
+            if name == "entries" {
+                records.push((u64::MAX.to_be_bytes().to_vec(), b"{}".to_vec()));
+            }
+        }
+        let err = Store::temporary()
+            .expect("a store")
+            .restore(&snapshot)
+            .expect_err("refused");
+        assert!(err.to_string().contains("impossible id"), "{err}");
+    }
 }
