@@ -34,6 +34,11 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub sources: SourcesConfig,
+    /// `ROUGE_*` environment variables that name no setting (a Kubernetes
+    /// Service named "rouge" injects `ROUGE_PORT` and the like): ignored,
+    /// and named in one warning at start.
+    #[serde(skip)]
+    pub ignored_env: Vec<String>,
 }
 
 /// `[sources]`: the live sources and how the refresher uses them.
@@ -169,6 +174,40 @@ pub enum LogFormat {
     Json,
 }
 
+/// Every setting's dotted key (`search.picker_size`), from the defaults,
+/// with `announce.<platform>.*` for every platform.
+fn setting_keys() -> std::collections::BTreeSet<String> {
+    use figment::value::{Dict, Value};
+    fn walk(prefix: &str, dict: &Dict, out: &mut std::collections::BTreeSet<String>) {
+        for (key, value) in dict {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if let Value::Dict(_, inner) = value {
+                walk(&path, inner, out);
+            } else {
+                out.insert(path);
+            }
+        }
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    if let Ok(dict) = Figment::from(Toml::string(DEFAULTS)).extract::<Dict>() {
+        walk("", &dict, &mut keys);
+    }
+    let limits: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix("announce.telegram.").map(str::to_owned))
+        .collect();
+    for platform in Platform::ALL {
+        for limit in &limits {
+            keys.insert(format!("announce.{platform}.{limit}"));
+        }
+    }
+    keys
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -179,9 +218,26 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Loads the layers; `file` is the `--config` argument.
+    /// Loads the layers; `file` is the `--config` argument. Environment
+    /// variables that name no setting are left out (see `ignored_env`);
+    /// unknown keys in a file stay an error.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        Self::from_figment(Self::figment(file)?.merge(Env::prefixed("ROUGE_").split("__")))
+        let known = setting_keys();
+        let setting = |var: &str| {
+            var.strip_prefix("ROUGE_")
+                .map(|key| key.to_ascii_lowercase().replace("__", "."))
+                .is_some_and(|key| known.contains(&key))
+        };
+        let ignored: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with("ROUGE_") && !setting(k))
+            .collect();
+        let env = Env::prefixed("ROUGE_")
+            .split("__")
+            .filter(move |key| known.contains(&key.as_str().to_ascii_lowercase()));
+        let mut config = Self::from_figment(Self::figment(file)?.merge(env))?;
+        config.ignored_env = ignored;
+        Ok(config)
     }
 
     /// Loads the defaults and `file` only, ignoring the environment.

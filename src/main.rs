@@ -31,6 +31,12 @@ fn main() -> std::process::ExitCode {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+    if !config.ignored_env.is_empty() {
+        tracing::warn!(
+            variables = ?config.ignored_env,
+            "ignoring ROUGE_ environment variables that are not settings"
+        );
+    }
     match run(cli, &config) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         // A reader that went away (`rouge search … | head`) is not an error.

@@ -362,3 +362,36 @@ fn backup_and_restore_round_trip_and_restore_needs_an_empty_directory() {
         stderr(&bad)
     );
 }
+
+/// Kubernetes injects `ROUGE_PORT` and friends into every pod of a Service
+/// named "rouge": they are not settings, so they are ignored with one
+/// warning instead of stopping every subcommand.
+#[test]
+fn environment_variables_that_are_not_settings_are_ignored() {
+    let rouge = Rouge::new();
+    let out = rouge
+        .command(&["ask", "/anime metallic rouge"])
+        .env("ROUGE_PORT", "tcp://10.0.0.1:9464")
+        .env("ROUGE_SERVICE_HOST", "10.0.0.1")
+        .env("ROUGE_PORT_9464_TCP_ADDR", "10.0.0.1")
+        .env("ROUGE_SEARCH__PICKER_SIZE", "8")
+        .output()
+        .expect("rouge runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(
+        log.contains("ROUGE_PORT") && log.contains("ROUGE_SERVICE_HOST"),
+        "one warning names them: {log}"
+    );
+    assert!(
+        !log.contains("ROUGE_SEARCH__PICKER_SIZE"),
+        "a real setting is not ignored: {log}"
+    );
+    // A real setting with a bad value is still an error.
+    let bad = rouge
+        .command(&["ask", "/anime metallic rouge"])
+        .env("ROUGE_SEARCH__PICKER_SIZE", "99")
+        .output()
+        .expect("rouge runs");
+    assert!(!bad.status.success());
+}
