@@ -72,12 +72,22 @@ fn toml_secrets(text: &str) -> Result<Secrets, String> {
     use figment::providers::{Format, Toml};
     let table: BTreeMap<String, SecretString> = Figment::from(Toml::string(text))
         .extract()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e.path.last() {
+            // A value of the wrong type: the key is known and safe to name.
+            Some(key) => format!("the value of {key} must be a quoted string"),
+            None => redacted(&e.to_string()),
+        })?;
     let mut secrets = Secrets::default();
     for (key, value) in table {
         let name = known().find(|n| *n == key).ok_or_else(|| {
+            // The key is not repeated: a token pasted in the wrong place
+            // would be.
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(key.as_str()))
+                .map_or_else(String::new, |i| format!(" on line {}", i + 1));
             format!(
-                "unknown key \"{key}\" (known: {})",
+                "an unknown key{line} (known: {})",
                 known().collect::<Vec<_>>().join(", ")
             )
         })?;
@@ -87,6 +97,20 @@ fn toml_secrets(text: &str) -> Result<Secrets, String> {
         }
     }
     Ok(secrets)
+}
+
+/// A parse error's position, without the text it quotes (the line may
+/// hold a token): "not valid TOML at line 1, column 21".
+fn redacted(message: &str) -> String {
+    let position = message
+        .find("line ")
+        .map(|i| &message[i..])
+        .and_then(|rest| rest.lines().next())
+        .map(|first| first.trim_end_matches(|c: char| c == ':' || c.is_whitespace()));
+    match position {
+        Some(position) => format!("not valid TOML at {position}; check the quotes on that line"),
+        None => "not valid TOML, or a value that is not a string".to_owned(),
+    }
 }
 
 #[cfg(unix)]
@@ -134,5 +158,24 @@ mod tests {
             "unknown keys are refused"
         );
         assert!(Secrets::load(&dir.path().join("missing.toml")).is_ok());
+    }
+
+    /// A syntax error in the secrets file says where, never what the line
+    /// holds: a token must not reach a terminal or a log.
+    #[test]
+    fn a_broken_secrets_file_never_echoes_a_token() {
+        for text in [
+            "telegram_bot_token = \"123:SECRET-TOKEN\nx",
+            "telegram_bot_token = 123:SECRET-TOKEN",
+            "telegram_bot_token = [\"SECRET-TOKEN\"]",
+            "SECRET-TOKEN = \"x\"",
+        ] {
+            let err = toml_secrets(text).expect_err("refused");
+            assert!(!err.contains("SECRET-TOKEN"), "{err}");
+            assert!(
+                err.contains("line") || err.contains("telegram_bot_token"),
+                "says where: {err}"
+            );
+        }
     }
 }
