@@ -480,3 +480,42 @@ fn reimport_never_overwrites_an_admin_edit() {
     assert_eq!(card.duration_min, Some(25), "unlocked field updated");
     assert_eq!(app.len(), 16, "matched, not duplicated");
 }
+
+/// A setting no announcement could match is refused, naming what can.
+#[test]
+fn settings_that_cannot_match_are_refused() {
+    let app = demo_app();
+    let admin = Caller {
+        is_chat_admin: true,
+        ..user(Platform::Telegram, "9")
+    };
+    for line in [
+        "/anime settings audio \"\"",
+        "/anime settings audio klingon",
+        "/anime settings stream zzz",
+    ] {
+        let reply = app.handle_line(&admin, line);
+        assert_eq!(
+            error_kind(&reply),
+            Some(ErrorKind::BadInput),
+            "{line}: {reply:?}"
+        );
+    }
+    let Reply::Error(err) = app.handle_line(&admin, "/anime settings stream zzz") else {
+        panic!("an error")
+    };
+    assert!(
+        err.message.contains("tv") && err.message.contains("crunchyroll"),
+        "{}",
+        err.message
+    );
+    for line in [
+        "/anime settings audio Tamil",
+        "/anime settings stream crunchyroll",
+        "/anime settings stream none",
+        "/anime settings audio any",
+    ] {
+        let reply = app.handle_line(&admin, line);
+        assert!(matches!(reply, Reply::Done(_)), "{line}: {reply:?}");
+    }
+}

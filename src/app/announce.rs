@@ -15,6 +15,77 @@ use crate::core::command::{EpisodeInput, SettingsChange, SubTarget, TitleRef};
 use crate::core::reply::{ListItem, ListView, Reply, episode_words};
 use crate::store::{Change, StoreError, Subscribed};
 
+/// `tv` and the streaming sites bangumi-data gives schedules for (its
+/// "onair" sites).
+const STREAMS: &[&str] = &[
+    "tv",
+    "abema",
+    "acfun",
+    "ani_one",
+    "ani_one_asia",
+    "bilibili",
+    "bilibili_hk_mo",
+    "bilibili_hk_mo_tw",
+    "bilibili_tw",
+    "crunchyroll",
+    "danime",
+    "disneyplus",
+    "gamer",
+    "gamer_hk",
+    "iqiyi",
+    "letv",
+    "mgtv",
+    "muse_hk",
+    "muse_tw",
+    "mytv",
+    "netflix",
+    "nicovideo",
+    "prime",
+    "qq",
+    "tropics",
+    "unext",
+    "viu",
+    "youku",
+    "youtube",
+];
+
+/// Languages anime is commonly dubbed into, so a chat can ask for one
+/// before the catalog has a release in it.
+const DUB_LANGUAGES: &[&str] = &[
+    "arabic",
+    "bengali",
+    "cantonese",
+    "chinese",
+    "dutch",
+    "english",
+    "filipino",
+    "french",
+    "german",
+    "hindi",
+    "indonesian",
+    "italian",
+    "japanese",
+    "kannada",
+    "korean",
+    "malay",
+    "malayalam",
+    "mandarin",
+    "marathi",
+    "polish",
+    "portuguese",
+    "russian",
+    "spanish",
+    "swedish",
+    "tagalog",
+    "tamil",
+    "telugu",
+    "thai",
+    "turkish",
+    "ukrainian",
+    "urdu",
+    "vietnamese",
+];
+
 /// Most lines `/anime airing` lists.
 const AIRING_LINES: usize = 25;
 /// Broadcasts further back than this are not replayed after a long downtime.
@@ -201,8 +272,20 @@ impl App {
             SettingsChange::Show => {}
             SettingsChange::TimeZone(tz) => settings.tz = tz,
             SettingsChange::DelayMinutes(minutes) => settings.delay_min = minutes,
-            SettingsChange::Audio(langs) => settings.audio = langs,
-            SettingsChange::Stream(stream) => settings.stream = stream,
+            SettingsChange::Audio(langs) => {
+                self.refuse_unknown("audio language", &langs, self.known_audio())?;
+                settings.audio = langs;
+            }
+            SettingsChange::Stream(stream) => {
+                if stream != "none" {
+                    self.refuse_unknown(
+                        "stream",
+                        std::slice::from_ref(&stream),
+                        self.known_streams(),
+                    )?;
+                }
+                settings.stream = stream;
+            }
         }
         self.store().set_chat_settings(&caller.chat(), &settings)?;
         self.store().flush()?;
@@ -213,6 +296,58 @@ impl App {
             ),
             None,
         ))
+    }
+
+    /// Every audio language an announcement can be in: the original, the
+    /// languages dubs are commonly made in (a chat may wait for the first),
+    /// and every language an entry lists or an owner released (lower case).
+    fn known_audio(&self) -> std::collections::BTreeSet<String> {
+        let mut known: std::collections::BTreeSet<String> =
+            DUB_LANGUAGES.iter().map(|l| (*l).to_owned()).collect();
+        known.insert("original".to_owned());
+        for entry in self.catalog().entries() {
+            known.extend(entry.audio.iter().map(|a| a.to_lowercase()));
+            known.extend(
+                entry
+                    .releases
+                    .iter()
+                    .filter_map(|r| r.audio.as_ref())
+                    .map(|a| a.to_lowercase()),
+            );
+        }
+        known
+    }
+
+    /// Every stream a schedule can come from: `tv`, the streaming sites
+    /// bangumi-data lists, and every site a broadcast rule names.
+    fn known_streams(&self) -> std::collections::BTreeSet<String> {
+        let mut known: std::collections::BTreeSet<String> =
+            STREAMS.iter().map(|s| (*s).to_owned()).collect();
+        for entry in self.catalog().entries() {
+            known.extend(entry.broadcasts.iter().map(|b| b.platform.to_lowercase()));
+        }
+        known
+    }
+
+    /// Refuses a setting no announcement could ever match, naming what can.
+    fn refuse_unknown(
+        &self,
+        what: &str,
+        wanted: &[String],
+        known: std::collections::BTreeSet<String>,
+    ) -> Result<(), CommandError> {
+        let Some(unknown) = wanted.iter().find(|w| !known.contains(w.as_str())) else {
+            return Ok(());
+        };
+        const SHOWN: usize = 30;
+        let mut list: Vec<&str> = known.iter().map(String::as_str).take(SHOWN).collect();
+        if known.len() > SHOWN {
+            list.push("…");
+        }
+        Err(CommandError::BadInput(format!(
+            "No announcement can match the {what} \"{unknown}\": nothing in the catalog has it. Known: {}.",
+            list.join(", ")
+        )))
     }
 
     pub(super) fn airing(

@@ -260,10 +260,13 @@ pub fn checked_title(value: &str) -> Result<String, String> {
 /// One short word or phrase (a language, a quality).
 pub fn checked_word(value: &str) -> Result<String, String> {
     let w = super::text::clean_input(value);
-    if w.is_empty() || w.chars().count() > 40 {
-        return Err(format!("\"{value}\" should be 1 to 40 characters."));
+    let w = w.trim_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | '「' | '」'));
+    if w.chars().count() > 40 || !w.chars().any(char::is_alphanumeric) {
+        return Err(format!(
+            "\"{value}\" should be 1 to 40 characters, with a letter or digit."
+        ));
     }
-    Ok(w)
+    Ok(w.to_owned())
 }
 
 /// Splits `a,b` or `a/b` into trimmed, non-empty items.
