@@ -1,7 +1,7 @@
 //! The `rouge` command line: argument types and one function per subcommand.
 //! `main` only parses, loads the configuration, sets up logging and calls [`run`].
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -257,15 +257,15 @@ fn search(app: &App, limit: usize, json: bool, query: Option<&str>) -> anyhow::R
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let Some(query) = query else {
-        for line in std::io::stdin().lock().lines() {
-            let line = line.context("cannot read standard input")?;
-            let results = app.search(&line, limit);
+        console::text_lines(std::io::stdin().lock(), |line| {
+            let results = app.search(line, limit);
             serde_json::to_writer(
                 &mut out,
                 &serde_json::json!({ "query": line, "results": results }),
             )?;
-            writeln!(out)?;
-        }
+            writeln!(out)
+        })
+        .context("cannot read standard input")?;
         return Ok(());
     };
     let results = app.search(query, limit);

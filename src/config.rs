@@ -265,6 +265,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "data_dir is empty (ROUGE_DATA_DIR=?): name the data directory, e.g. /var/lib/rouge"
+                    .into(),
+            ));
+        }
         for owner in &self.owners {
             let valid = owner
                 .split_once(':')

@@ -19,6 +19,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     if let Some(dir) = &cli.data_dir {
+        if dir.as_os_str().is_empty() {
+            eprintln!("rouge: --data-dir is empty: name the data directory");
+            return std::process::ExitCode::from(2);
+        }
         config.data_dir = dir.clone();
     }
     let filter =

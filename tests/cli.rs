@@ -395,3 +395,58 @@ fn environment_variables_that_are_not_settings_are_ignored() {
         .expect("rouge runs");
     assert!(!bad.status.success());
 }
+
+/// An empty data directory setting is refused (it would put the store in
+/// the working directory); a line of standard input that is not UTF-8 is
+/// skipped, not the end of the session.
+#[test]
+fn an_empty_data_dir_is_refused_and_bad_input_lines_are_skipped() {
+    let rouge = Rouge::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rouge"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROUGE_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(rouge.dir.path())
+        .env("ROUGE_DATA_DIR", "")
+        .env("ROUGE_OFFLINE", "true")
+        .args(["ask", "/anime help"])
+        .output()
+        .expect("rouge runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("data_dir is empty"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        std::fs::read_dir(rouge.dir.path())
+            .expect("dir")
+            .next()
+            .is_none(),
+        "nothing was written to the working directory"
+    );
+    let mut child = rouge
+        .command(&["search", "--limit", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rouge runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"frieren\n\xff\xfe broken\nmetallic rouge\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("done");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("line 2 is not UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -71,6 +71,30 @@ pub fn announce_due(
     }
 }
 
+/// Calls `each` with every line of `input` that is text; a line that is not
+/// UTF-8 is skipped with a note on standard error, never the end of the
+/// session.
+pub fn text_lines(
+    mut input: impl BufRead,
+    mut each: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    let mut number = 0;
+    loop {
+        bytes.clear();
+        if input.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let trimmed = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+        match std::str::from_utf8(trimmed) {
+            Ok(line) => each(line)?,
+            Err(_) => eprintln!("line {number} is not UTF-8 text; skipped"),
+        }
+    }
+}
+
 /// Lines typed in the console may leave out the `/anime` prefix.
 fn as_command(line: &str) -> String {
     if line.starts_with('/') {
@@ -96,13 +120,13 @@ pub fn run(
         Dispatcher::new(app.clone(), Arc::new(ConsoleNotifier::new(false)), dispatch);
     announce_due(app, &mut dispatcher, &runtime);
     if !std::io::stdin().is_terminal() {
-        for line in std::io::stdin().lock().lines() {
-            let line = line?;
-            if let Some(reply) = respond(app, caller, &line) {
+        text_lines(std::io::stdin().lock(), |line| {
+            if let Some(reply) = respond(app, caller, line) {
                 writeln!(std::io::stdout().lock(), "{}\n", render(&reply))?;
                 announce_due(app, &mut dispatcher, &runtime);
             }
-        }
+            Ok(())
+        })?;
         return Ok(());
     }
     let mut editor = rustyline::DefaultEditor::new()?;

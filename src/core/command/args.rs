@@ -68,7 +68,7 @@ impl Args {
             None => Ok(Vec::new()),
             Some(Value::Pairs(pairs)) => Ok(pairs.clone()),
             Some(Value::Text(text)) => {
-                let tokens = tokenize(text);
+                let tokens = tokenize(text)?;
                 tokens
                     .iter()
                     .map(|t| t.pair().map(|(k, v)| (k, v.trim().to_owned())))
@@ -117,7 +117,7 @@ impl Args {
                 put(&mut args, rest, tail.trim());
             }
             TextForm::LeadPairs { lead } => {
-                let tokens = tokenize(line);
+                let tokens = tokenize(line)?;
                 let split = tokens
                     .iter()
                     .position(|t| t.pair().is_some())
@@ -198,48 +198,60 @@ pub(super) fn is_open_quote(c: char) -> Option<char> {
 }
 
 /// Splits on white space; `"…"` (or “…”, 「…」) quotes a whole token or the
-/// value of a `key="…"` pair. An unclosed quote runs to the end of the line.
-fn tokenize(line: &str) -> Vec<Token> {
+/// value of a `key="…"` pair. A quote left open is an error that quotes
+/// where it starts, rather than a value silently running to the end.
+fn tokenize(line: &str) -> Result<Vec<Token>, ParseError> {
     let mut tokens = Vec::new();
-    let mut chars = line.chars().peekable();
+    let mut chars = line.char_indices().peekable();
+    // Reads up to `close`; `Err` with the text from `start` when it never comes.
+    let quoted = |chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+                  close: char,
+                  start: usize,
+                  text: &mut String|
+     -> Result<(), ParseError> {
+        for (_, c) in chars.by_ref() {
+            if c == close {
+                return Ok(());
+            }
+            text.push(c);
+        }
+        let from: String = line[start..].chars().take(30).collect();
+        Err(ParseError::OpenQuote(format!("“{from}…”")))
+    };
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
             chars.next();
         }
-        let Some(&first) = chars.peek() else { break };
+        let Some(&(start, first)) = chars.peek() else {
+            break;
+        };
         let mut text = String::new();
-        let mut quoted = false;
+        let mut is_quoted = false;
         if let Some(close) = is_open_quote(first) {
             chars.next();
-            quoted = true;
-            for c in chars.by_ref() {
-                if c == close {
-                    break;
-                }
-                text.push(c);
-            }
+            is_quoted = true;
+            quoted(&mut chars, close, start, &mut text)?;
         } else {
-            while let Some(&c) = chars.peek() {
+            while let Some(&(_, c)) = chars.peek() {
                 if c.is_whitespace() {
                     break;
                 }
                 chars.next();
                 text.push(c);
                 if c == '='
-                    && let Some(close) = chars.peek().and_then(|&q| is_open_quote(q))
+                    && let Some(&(at, q)) = chars.peek()
+                    && let Some(close) = is_open_quote(q)
                 {
                     chars.next();
-                    for c in chars.by_ref() {
-                        if c == close {
-                            break;
-                        }
-                        text.push(c);
-                    }
+                    quoted(&mut chars, close, at, &mut text)?;
                     break;
                 }
             }
         }
-        tokens.push(Token { text, quoted });
+        tokens.push(Token {
+            text,
+            quoted: is_quoted,
+        });
     }
-    tokens
+    Ok(tokens)
 }

@@ -28,6 +28,7 @@ fn title_ref(text: &str, command: &str) -> Result<TitleRef, ParseError> {
     let chars = text.chars().count();
     if chars > MAX_TITLE_CHARS {
         return Err(ParseError::TooLong {
+            what: "title",
             chars,
             limit: MAX_TITLE_CHARS,
         });
@@ -113,6 +114,7 @@ pub(super) fn top(args: &Args) -> Result<Command, ParseError> {
         && g.chars().count() > MAX_TITLE_CHARS
     {
         return Err(ParseError::TooLong {
+            what: "genre",
             chars: g.chars().count(),
             limit: MAX_TITLE_CHARS,
         });

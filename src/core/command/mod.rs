@@ -235,8 +235,15 @@ pub enum ParseError {
     NotACommand,
     #[error("Tell me a title, for example: /anime frieren")]
     Empty,
-    #[error("That message is too long ({chars} characters); the limit is {limit}.")]
-    TooLong { chars: usize, limit: usize },
+    #[error("That {what} is too long ({chars} characters); {what}s are at most {limit}.")]
+    TooLong {
+        /// What is too long: a `message`, a `title`, a `genre`.
+        what: &'static str,
+        chars: usize,
+        limit: usize,
+    },
+    #[error("A quote is not closed: {0}. Close it, or leave the quote out.")]
+    OpenQuote(String),
     #[error("{message}\nUsage: {usage}")]
     Usage {
         message: String,
@@ -259,6 +266,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     let chars = line.chars().count();
     if chars > MAX_LINE_CHARS {
         return Err(ParseError::TooLong {
+            what: "message",
             chars,
             limit: MAX_LINE_CHARS,
         });
@@ -589,6 +597,26 @@ mod tests {
             from_args(Group::Anime, "frobnicate", &Args::new()),
             Err(ParseError::NotACommand)
         );
+    }
+
+    /// A quote left open is said, not silently run to the end of the line;
+    /// a long title's message names the title's own limit; a huge count is
+    /// a count, not a genre.
+    #[test]
+    fn open_quotes_long_titles_and_huge_counts_are_said_plainly() {
+        let err = parse("/anime admin edit frieren synopsis=\"A story episodes=13").unwrap_err();
+        assert!(matches!(err, ParseError::OpenQuote(_)), "{err}");
+        assert!(err.to_string().contains("A story"), "{err}");
+        let title = format!("/anime {}", "a".repeat(4000));
+        let err = parse(&title).unwrap_err().to_string();
+        assert!(
+            err.contains("title") && err.contains("200") && !err.contains("message"),
+            "{err}"
+        );
+        let err = parse("/anime top 99999999999999999999")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 to 25"), "{err}");
     }
 
     #[test]
