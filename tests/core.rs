@@ -519,3 +519,46 @@ fn settings_that_cannot_match_are_refused() {
         assert!(matches!(reply, Reply::Done(_)), "{line}: {reply:?}");
     }
 }
+
+/// Owners cannot make two entries alike or an entry impossible: an alias
+/// that is another entry's title, an external id another entry has, an
+/// end before the beginning, an episode released in the future.
+#[test]
+fn owners_cannot_make_entries_collide_or_contradict_themselves() {
+    let app = demo_app();
+    let owner = user(Platform::Telegram, "1");
+    let Reply::Card(frieren) = app.handle_line(&owner, "/anime frieren") else {
+        panic!("a card")
+    };
+    let Reply::Card(rouge) = app.handle_line(&owner, "/anime metallic rouge") else {
+        panic!("a card")
+    };
+    let refused = [
+        format!("/anime admin alias #{} add=\"{}\"", rouge.id, frieren.title),
+        format!("/anime admin edit #{} id.mal=54794", frieren.id),
+        format!(
+            "/anime admin edit #{} aired=2030-01-01 ended=2020-01-01",
+            rouge.id
+        ),
+        format!(
+            "/anime admin episode #{} ep=5 at=2099-01-01T00:00:00Z",
+            rouge.id
+        ),
+        format!(
+            "/anime admin edit #{} picture=javascript:alert(1)",
+            rouge.id
+        ),
+    ];
+    for line in &refused {
+        let reply = app.handle_line(&owner, line);
+        assert_eq!(
+            error_kind(&reply),
+            Some(ErrorKind::BadInput),
+            "{line}: {reply:?}"
+        );
+    }
+    let Reply::Card(after) = app.handle_line(&owner, &format!("/anime #{}", rouge.id)) else {
+        panic!("a card")
+    };
+    assert_eq!(after.aired_from, rouge.aired_from, "nothing was written");
+}

@@ -129,7 +129,7 @@ impl App {
             }
             value.apply(&mut entry, self.now());
         }
-        self.refuse_duplicate_title(&entry.title, None)?;
+        self.refuse_clashes(&entry, None)?;
         let reply = Reply::done(format!("Added #{id} {}.", entry.display_title()), Some(id));
         self.commit(Change {
             audit: vec![self.audit_record(
@@ -226,9 +226,7 @@ impl App {
                 Some(after.id),
             ));
         }
-        if after.title != before.title {
-            self.refuse_duplicate_title(&after.title, Some(after.id))?;
-        }
+        self.refuse_clashes(&after, Some(&before))?;
         let mut text = format!(
             "Updated #{} {}: {description}.",
             after.id,
@@ -272,6 +270,31 @@ impl App {
                 )))
             }
         }
+    }
+
+    /// What an edited (or new) entry may not be: invalid (the one check
+    /// every write passes), titled like another entry, or carrying an
+    /// external id another entry has.
+    fn refuse_clashes(&self, after: &Entry, before: Option<&Entry>) -> Result<(), CommandError> {
+        admin::check(after).map_err(|why| {
+            CommandError::BadInput(format!("That would not be a valid entry: {why}."))
+        })?;
+        let new_titles = after
+            .all_titles()
+            .map(|(t, _)| t)
+            .filter(|t| before.is_none_or(|b| !b.all_titles().any(|(old, _)| old == *t)));
+        for title in new_titles {
+            self.refuse_duplicate_title(title, Some(after.id))?;
+        }
+        let catalog = self.catalog();
+        for (source, id) in &after.external_ids {
+            if let Some(other) = catalog.by_external(source, id).filter(|&o| o != after.id) {
+                return Err(CommandError::BadInput(format!(
+                    "#{other} already has id.{source}={id}; one work has one id. Remove it there first (/anime admin edit #{other} id.{source}=)."
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn refuse_duplicate_title(
@@ -368,6 +391,14 @@ fn record_episode(
     input: EpisodeInput,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, CommandError> {
+    if let Some(at) = input.released_at
+        && at > now + chrono::Duration::minutes(1)
+    {
+        return Err(CommandError::BadInput(format!(
+            "at={} is in the future: record an episode once it is out (a release counts from its time).",
+            at.to_rfc3339()
+        )));
+    }
     if let Some(total) = entry.episodes
         && input.number > total
     {

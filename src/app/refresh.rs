@@ -92,7 +92,11 @@ pub struct SourceReport {
 }
 
 /// A source, the receiving end of its queue, and the queue's length.
-type Queue = (Arc<dyn Source>, mpsc::UnboundedReceiver<Wanted>, Arc<AtomicUsize>);
+type Queue = (
+    Arc<dyn Source>,
+    mpsc::UnboundedReceiver<Wanted>,
+    Arc<AtomicUsize>,
+);
 
 /// The background half: one task per source, draining its queue in
 /// batches, plus the schedule poll and the check of subscribed entries.
@@ -244,7 +248,13 @@ impl App {
                 None => continue,
             };
             let before = entry.clone();
-            if item.apply_to(&mut entry, source, now) || entry.id == 0 {
+            let changed = item.apply_to(&mut entry, source, now) || entry.id == 0;
+            // What a source says passes the same check as an owner's edit.
+            if let Err(why) = crate::core::catalog::edit::check(&entry) {
+                warn!(source = %source, entry = entry.id, cause = %why, "ignoring an answer that would not be a valid entry");
+                continue;
+            }
+            if changed {
                 change
                     .audit
                     .extend(self.corrections(&before, &mut entry, source));

@@ -530,6 +530,17 @@ impl Store {
                     .map_or_else(|| format!("{} bytes", key.len()), |id| id.to_string())
             )));
         }
+        if let Some((_, entries)) = snapshot.trees.iter().find(|(name, _)| name == "entries") {
+            for (_, value) in entries {
+                let entry: Entry = decode(value)?;
+                crate::core::catalog::edit::check(&entry).map_err(|why| {
+                    StoreError::Corrupt(format!(
+                        "the backup's entry #{} is not valid: {why}",
+                        entry.id
+                    ))
+                })?;
+            }
+        }
         let trees = self.named_trees();
         for (name, records) in &snapshot.trees {
             let tree = trees

@@ -296,6 +296,97 @@ fn checked_url(url: &str) -> Option<String> {
     ok.then(|| url.to_owned())
 }
 
+/// Most alternative titles an entry keeps.
+pub const MAX_ALT_TITLES: usize = 64;
+/// Most links, scores, external ids, broadcasts or releases an entry keeps.
+const MAX_ITEMS: usize = 64;
+/// Most releases an entry keeps.
+const MAX_RELEASES: usize = 10_000;
+
+/// The one check every write of an entry passes — an owner's edit, every
+/// importer, a restored backup, a live source: lengths, counts, dates in
+/// order, and only http(s) URLs, so no path can store what another refuses.
+pub fn check(entry: &Entry) -> Result<(), String> {
+    let too_long = |what: &str, text: &str, max: usize| -> Result<(), String> {
+        if text.chars().count() > max {
+            Err(format!("{what} is longer than {max} characters"))
+        } else {
+            Ok(())
+        }
+    };
+    too_long("the title", &entry.title, MAX_TITLE_CHARS)?;
+    if entry.alt_titles.len() > MAX_ALT_TITLES {
+        return Err(format!("more than {MAX_ALT_TITLES} alternative titles"));
+    }
+    for t in &entry.alt_titles {
+        too_long("an alternative title", &t.text, MAX_TITLE_CHARS)?;
+    }
+    if let Some(synopsis) = &entry.synopsis {
+        too_long("the synopsis", synopsis, MAX_TEXT_CHARS)?;
+    }
+    for (name, list) in [
+        ("genres", &entry.genres),
+        ("tags", &entry.tags),
+        ("audio languages", &entry.audio),
+        ("subtitle languages", &entry.subtitles),
+        ("qualities", &entry.qualities),
+        ("studios", &entry.studios),
+    ] {
+        if list.len() > MAX_LIST_ITEMS {
+            return Err(format!("more than {MAX_LIST_ITEMS} {name}"));
+        }
+        for item in list {
+            too_long(&format!("one of the {name}"), item, 64)?;
+        }
+    }
+    let url = |what: &str, u: &str| -> Result<(), String> {
+        checked_url(u).map(|_| ()).ok_or_else(|| {
+            format!(
+                "{what} is not an http(s) URL: \"{}\"",
+                u.chars().take(60).collect::<String>()
+            )
+        })
+    };
+    if let Some(picture) = &entry.picture {
+        url("the picture", picture)?;
+    }
+    if let Some(trailer) = &entry.trailer {
+        url("the trailer", trailer)?;
+    }
+    for link in &entry.links {
+        url("a link", &link.url)?;
+        too_long("a link's label", &link.label, 100)?;
+    }
+    for (what, n) in [
+        ("links", entry.links.len()),
+        ("scores", entry.scores.len()),
+        ("external ids", entry.external_ids.len()),
+        ("broadcasts", entry.broadcasts.len()),
+        ("relations", entry.relations.len()),
+    ] {
+        if n > MAX_ITEMS {
+            return Err(format!("more than {MAX_ITEMS} {what}"));
+        }
+    }
+    if entry.releases.len() > MAX_RELEASES {
+        return Err(format!("more than {MAX_RELEASES} releases"));
+    }
+    for (source, id) in &entry.external_ids {
+        too_long("an external id's source", source, 32)?;
+        too_long("an external id", id, 64)?;
+    }
+    for b in &entry.broadcasts {
+        too_long("a broadcast's platform", &b.platform, 32)?;
+        too_long("a broadcast rule", &b.rule, 128)?;
+    }
+    if let (Some(from), Some(to)) = (entry.aired_from, entry.aired_to)
+        && from > to
+    {
+        return Err(format!("it cannot end ({to}) before it begins ({from})"));
+    }
+    Ok(())
+}
+
 /// A link's label: its host name.
 pub fn link_label(url: &str) -> String {
     url.split("://")
