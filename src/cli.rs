@@ -230,20 +230,53 @@ fn health(config: &Config) -> anyhow::Result<i32> {
 }
 
 /// `rouge restore`: a backup into an empty data directory.
+/// Restores into a new directory beside the data directory and renames it
+/// into place at the end, so a failed restore leaves nothing behind (and
+/// can simply be run again).
 fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let snapshot = crate::store::backup::read(&bytes)?;
-    std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir).with_context(|| {
+    let data = &config.data_dir;
+    let occupied = std::fs::read_dir(data).is_ok_and(|mut d| d.next().is_some());
+    if occupied {
+        bail!(
+            "the data directory {} is not empty; restore into a new, empty one",
+            data.display()
+        );
+    }
+    let staging = data.with_file_name(format!(
+        ".{}.restoring",
+        data.file_name().and_then(|n| n.to_str()).unwrap_or("data")
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    let restored = (|| -> anyhow::Result<usize> {
+        std::fs::create_dir_all(&staging)?;
+        let store = Store::open(&staging)
+            .with_context(|| format!("cannot create a store in {}", staging.display()))?;
+        store
+            .restore(&snapshot)
+            .with_context(|| format!("{} was not restored", file.display()))?;
+        let entries = store.load_entries()?.len();
+        store.flush()?;
+        Ok(entries)
+    })();
+    let entries = match restored {
+        Ok(entries) => entries,
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(err);
+        }
+    };
+    // The store let go of the staging directory when it was dropped; an
+    // empty data directory (just created) is replaced.
+    let _ = std::fs::remove_dir(data);
+    std::fs::rename(&staging, data).with_context(|| {
         format!(
-            "cannot open the data directory {}",
-            config.data_dir.display()
+            "the backup was restored into {} but could not be moved to {}",
+            staging.display(),
+            data.display()
         )
     })?;
-    store
-        .restore(&snapshot)
-        .with_context(|| format!("{} was not restored", file.display()))?;
-    let entries = store.load_entries()?.len();
     writeln!(
         std::io::stdout().lock(),
         "Restored {} ({entries} entries) into {}.",
@@ -325,23 +358,84 @@ fn import(app: &App, format: Format, file: &Path) -> anyhow::Result<()> {
 
 /// Writes a file beside `path` and renames it into place, so a failure
 /// never leaves a truncated file where a good one was.
+/// A path that is a device, a pipe or a socket (`/dev/stdout`, a FIFO) is
+/// written as it is: renaming over it would replace it. Every failure
+/// (a full disk included) is reported, and a half-written file removed.
 fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let tmp = path.with_extension("partial");
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
-    );
-    write(&mut file)?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    let target = if special {
+        path.to_owned()
+    } else {
+        path.with_extension("partial")
+    };
+    let written = (|| -> anyhow::Result<()> {
+        let file = if special {
+            std::fs::OpenOptions::new().write(true).open(&target)
+        } else {
+            std::fs::File::create(&target)
+        }
+        .with_context(|| format!("cannot create {}", target.display()))?;
+        let mut file = std::io::BufWriter::new(file);
+        write(&mut file)?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        if !special {
+            file.sync_all()?;
+        }
+        Ok(())
+    })();
+    let done = written.and_then(|()| {
+        if !special {
+            std::fs::rename(&target, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    });
+    if let Err(err) = done {
+        if !special {
+            let _ = std::fs::remove_file(&target);
+        }
+        let full = err
+            .chain()
+            .filter_map(|e| e.downcast_ref::<std::io::Error>())
+            .any(crate::store::is_disk_full);
+        if full {
+            bail!(
+                "disk full: {} was not written (nothing was left behind)",
+                path.display()
+            );
+        }
+        return Err(err.context(format!("{} was not written", path.display())));
+    }
     Ok(())
 }
 
 /// Snapshots the store directly, or, when `rouge serve` holds it, asks the
 /// running process through its http.listen.
 fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
+    // A backup inside the data directory could overwrite the store's own
+    // files, and would be lost with it.
+    if let (Ok(data), Some(parent)) = (
+        config.data_dir.canonicalize(),
+        out.parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .and_then(|p| p.canonicalize().ok()),
+    ) && parent.starts_with(&data)
+    {
+        bail!(
+            "{} is inside the data directory {}: write the backup somewhere else",
+            out.display(),
+            config.data_dir.display()
+        );
+    }
     let bytes = match Store::open(&config.data_dir) {
         Ok(store) => {
             let mut bytes = Vec::new();

@@ -450,3 +450,65 @@ fn an_empty_data_dir_is_refused_and_bad_input_lines_are_skipped() {
         stderr(&out)
     );
 }
+
+/// A failed restore leaves nothing behind, so it can simply run again; a
+/// backup is never written inside the data directory; writing to a full
+/// disk (or /dev/full) is an error, never a success, and leaves no
+/// half-written file.
+#[test]
+fn restores_and_backups_fail_cleanly() {
+    let source = Rouge::new();
+    assert!(source.run(&["ask", "/anime help"]).status.success());
+    let good = source.dir.path().join("good.backup");
+    let out = source.run(&["backup", "--out", good.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A backup whose entry is not valid (a javascript: picture).
+    // Records are hex in the backup: spoil the seed entry's official site.
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let text = std::fs::read_to_string(&good).expect("read");
+    let bad_text = text.replacen(
+        &hex("https://metallicrouge.jp/"),
+        &hex("javascript:alert(1)"),
+        1,
+    );
+    assert!(bad_text != text, "the backup has a URL to spoil");
+    let bad = source.dir.path().join("bad.backup");
+    std::fs::write(&bad, bad_text).expect("write");
+
+    let target = Rouge::new();
+    let failed = target.run(&["restore", bad.to_str().expect("utf-8")]);
+    assert!(!failed.status.success());
+    assert!(
+        std::fs::read_dir(target.dir.path())
+            .expect("dir")
+            .all(|e| !e
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .contains("data")),
+        "nothing is left of the failed restore"
+    );
+    let retried = target.run(&["restore", good.to_str().expect("utf-8")]);
+    assert!(retried.status.success(), "{}", stderr(&retried));
+
+    let inside = source.data().join("db");
+    let refused = source.run(&["backup", "--out", inside.to_str().expect("utf-8")]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("inside the data directory"),
+        "{}",
+        stderr(&refused)
+    );
+
+    if Path::new("/dev/full").exists() {
+        let full = source.run(&["export", "--out", "/dev/full"]);
+        assert!(
+            !full.status.success(),
+            "writing to /dev/full cannot succeed"
+        );
+        assert!(stderr(&full).contains("disk full"), "{}", stderr(&full));
+        let meta = std::fs::metadata("/dev/full").expect("still there");
+        assert!(!meta.is_file(), "the device was not replaced by a file");
+        assert!(!Path::new("/dev/full.partial").exists());
+    }
+}
