@@ -4,14 +4,18 @@
 use super::{App, ImportFailure};
 use crate::core::catalog::model::Entry;
 use crate::import::{self, Format};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::store::{Change, StoreError};
 
 impl App {
     /// Imports a file's bytes. A malformed file changes nothing; malformed
-    /// records are skipped and listed in the summary. `progress` is called
-    /// with (done, total) records while planning.
+    /// records, and records that cannot be matched to one entry, are skipped
+    /// and listed in the summary. Each work split off an entry that an
+    /// earlier import had wrongly merged it into gets an audit line of its
+    /// own, on the old entry. The summary carries the file's data horizon
+    /// (`data_as_of`). `progress` is called with (done, total) records while
+    /// planning.
     pub fn import(
         &self,
         format: Format,
@@ -24,7 +28,7 @@ impl App {
         let _writer = self.write_lock();
         let mut plan = {
             let catalog = self.catalog();
-            import::plan(&catalog, parsed, format == Format::Rouge)
+            import::plan(&catalog, parsed)
         };
         let total = plan.put.len();
         progress(total / 2, total);
@@ -39,23 +43,53 @@ impl App {
             self.inner.store.reserve_through(max)?;
         }
         let summary = plan.summary;
-        let audit = self.audit_record(
+        let mut audit = vec![self.audit_record(
             who,
             "import",
             format!("import {format}: {summary}"),
             None,
             None,
             None,
-        );
+        )];
+        for split in &plan.splits {
+            let new = plan.put.get(split.put).map_or(0, |e| e.id);
+            audit.push(self.audit_record(
+                who,
+                "split",
+                format!(
+                    "split \"{}\" off #{} into #{new} (wrongly merged by an earlier import)",
+                    split.title, split.from
+                ),
+                Some(split.from),
+                self.entry(split.from).map(|e| (*e).clone()),
+                plan.put.iter().find(|e| e.id == split.from).cloned(),
+            ));
+        }
         let jobs = self.import_jobs(&plan.put)?;
         self.commit(Change {
             put: plan.put,
-            audit: vec![audit],
+            audit,
             jobs,
             ..Change::default()
         })?;
+        // How current the catalog's schedules are, for cards, lists and
+        // health; the store keeps the newest date any import gave. The
+        // import itself is already written, so a failure here only warns.
+        if let Some(date) = summary.data_as_of
+            && let Err(e) = self.inner.store.note_data_as_of(date)
+        {
+            warn!(%format, %date, error = %e, "could not record the data's date");
+        }
         progress(total, total);
-        info!(%format, added = summary.added, updated = summary.updated, skipped = summary.skipped.len(), "import finished");
+        info!(
+            %format,
+            added = summary.added,
+            merged = summary.merged,
+            updated = summary.updated,
+            split = summary.split,
+            skipped = summary.skipped.len(),
+            "import finished"
+        );
         Ok(summary)
     }
 

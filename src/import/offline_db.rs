@@ -27,8 +27,10 @@
 //! - the optional `score` gives an `offline-db` score on the file's
 //!   `scoreRange` scale, dated by its `lastUpdate`.
 //!
-//! Only `title` and `sources` are required of an anime: they name it and
-//! match it to the catalog. An anime missing either, with an empty `sources`,
+//! Every anime is a work of its own (the database already merges the sites'
+//! listings of one work, so no two of its records are the same anime), and
+//! every source id names one work. Only `title` and `sources` are required of
+//! an anime: they name it and match it to the catalog. An anime missing either, with an empty `sources`,
 //! with a title without letters or digits, or with a field of the wrong type
 //! is skipped.
 
@@ -140,7 +142,9 @@ fn parse_json(value: Value) -> Result<Parsed, ImportError> {
     let meta = Meta::read(&file);
     let mut parsed = Parsed::default();
     for (i, value) in data.into_iter().enumerate() {
-        record(&mut parsed, format!("data[{i}]"), anime(value, &meta));
+        let position = format!("data[{i}]");
+        let result = anime(value, &meta, &position);
+        record(&mut parsed, position, result);
     }
     Ok(parsed)
 }
@@ -169,17 +173,16 @@ fn parse_jsonl(bytes: &[u8], whole: serde_json::Error) -> Result<Parsed, ImportE
     let meta = Meta::read(&first);
     let mut parsed = Parsed::default();
     if first.contains_key("sources") {
-        record(
-            &mut parsed,
-            format!("line {first_line}"),
-            anime(Value::Object(first), &meta),
-        );
+        let position = format!("line {first_line}");
+        let result = anime(Value::Object(first), &meta, &position);
+        record(&mut parsed, position, result);
     }
     for (n, line) in lines {
+        let position = format!("line {n}");
         let result = serde_json::from_slice(line)
             .map_err(|e| format!("not JSON: {e}"))
-            .and_then(|value| anime(value, &meta));
-        record(&mut parsed, format!("line {n}"), result);
+            .and_then(|value| anime(value, &meta, &position));
+        record(&mut parsed, position, result);
     }
     Ok(parsed)
 }
@@ -191,7 +194,7 @@ fn record(parsed: &mut Parsed, position: String, result: Result<Incoming, String
     }
 }
 
-fn anime(value: Value, meta: &Meta) -> Result<Incoming, String> {
+fn anime(value: Value, meta: &Meta, position: &str) -> Result<Incoming, String> {
     let anime: Anime = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let title = anime.title.trim();
     if crate::core::catalog::text::fold(title).key.is_empty() {
@@ -268,6 +271,8 @@ fn anime(value: Value, meta: &Meta) -> Result<Incoming, String> {
     Ok(Incoming {
         entry,
         title_lang: TitleLang::Romaji,
+        listing: None,
+        position: position.to_owned(),
     })
 }
 
@@ -665,7 +670,10 @@ mod tests {
             json.skipped,
             jsonl.skipped
         );
-        assert_eq!(json.records, jsonl.records);
+        let entries =
+            |p: &Parsed| -> Vec<Entry> { p.records.iter().map(|r| r.entry.clone()).collect() };
+        assert_eq!(entries(&json), entries(&jsonl));
+        assert_eq!(json.records[0].position, "data[0]");
         assert_eq!(json.records.len(), 4);
         let Some(rouge) = json
             .records

@@ -6,10 +6,14 @@
 //! ```
 //! Each entry is [`Entry`] as serde writes it. Version 1 is the only
 //! version so far; a reader refuses versions it does not know.
+//!
+//! An export lists each entry once, so every record is a work of its own; a
+//! record keeps its id where that id is free and matches the entry with its
+//! id and main title first ([`Rules::keep_ids`]), so a round trip is exact.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Format, ImportError, Incoming, Parsed, Skipped};
+use super::{Format, ImportError, Incoming, Parsed, Rules, Skipped};
 use crate::core::catalog::model::{Entry, TitleLang};
 
 /// The `format` tag of an export.
@@ -60,7 +64,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
             file.version
         )));
     }
-    let mut parsed = Parsed::default();
+    let mut parsed = Parsed {
+        rules: Rules {
+            keep_ids: true,
+            split_absorbed: false,
+        },
+        ..Parsed::default()
+    };
     for (i, value) in file.entries.into_iter().enumerate() {
         match serde_json::from_value::<Entry>(value) {
             Ok(entry)
@@ -76,6 +86,8 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
             Ok(entry) => parsed.records.push(Incoming {
                 entry,
                 title_lang: TitleLang::Main,
+                listing: None,
+                position: format!("entries[{i}]"),
             }),
             Err(e) => parsed.skipped.push(Skipped {
                 position: format!("entries[{i}]"),
