@@ -412,6 +412,76 @@ fn write_atomically(
     Ok(())
 }
 
+/// Asks the `rouge serve` that holds the data directory for a backup, and
+/// makes sure it is that store's: whatever answers on `http.listen` may be
+/// serving another data directory.
+fn fetch_backup(config: &Config) -> anyhow::Result<Vec<u8>> {
+    let Some(expected) = Store::id_in(&config.data_dir) else {
+        bail!(
+            "the data directory {} is in use, and it does not say which store it is; stop the bot and run rouge backup again",
+            config.data_dir.display()
+        );
+    };
+    let secrets = crate::secrets::Secrets::load(&config.secrets_file)?;
+    let Some(token) = secrets.get("backup_token") else {
+        bail!(
+            "the data directory is in use by rouge serve; to fetch a backup from it, set the backup_token secret (BACKUP_TOKEN) for both"
+        );
+    };
+    let url = format!("http://{}/backup", config.http.listen);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let other_store = || {
+        anyhow::anyhow!(
+            "the bot at {} serves another store than {}; nothing was written",
+            config.http.listen,
+            config.data_dir.display()
+        )
+    };
+    runtime.block_on(async {
+        // Which store it serves, before a backup is started at all.
+        let health: serde_json::Value = client
+            .get(format!("http://{}/healthz", config.http.listen))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the running bot at {url}"))?
+            .json()
+            .await
+            .context("the running bot's /healthz is not JSON")?;
+        if health["store_id"].as_str() != Some(expected.as_str()) {
+            return Err(other_store());
+        }
+        // One backup at a time: wait for one under way to finish.
+        for _ in 0..6 {
+            let response = client
+                .get(&url)
+                .bearer_auth(secrecy::ExposeSecret::expose_secret(token))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the running bot at {url}"))?;
+            if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
+            if !response.status().is_success() {
+                bail!("the running bot answered {} for {url}", response.status());
+            }
+            let served = response
+                .headers()
+                .get(crate::adapters::http::STORE_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if served != expected {
+                return Err(other_store());
+            }
+            return Ok(response.bytes().await?.to_vec());
+        }
+        bail!("the running bot was busy with other backups for half a minute; try again")
+    })
+}
+
 /// Snapshots the store directly, or, when `rouge serve` holds it, asks the
 /// running process through its http.listen.
 fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
@@ -448,19 +518,7 @@ fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
                     "the data directory is in use by rouge serve, and http.listen is off, so there is no way to reach it"
                 );
             }
-            let url = format!("http://{}/backup", config.http.listen);
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let response = reqwest::get(&url)
-                    .await
-                    .with_context(|| format!("cannot reach the running bot at {url}"))?;
-                if !response.status().is_success() {
-                    bail!("the running bot answered {} for {url}", response.status());
-                }
-                Ok(response.bytes().await?.to_vec())
-            })?
+            fetch_backup(config)?
         }
         Err(err) => {
             return Err(err).with_context(|| {

@@ -10,6 +10,7 @@
 //! telegram_webhook_secret = "a-random-string"
 //! discord_token = "…"
 //! discord_public_key = "…"
+//! backup_token = "a-long-random-string"   # for GET /backup on http.listen
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,9 +28,15 @@ pub struct Secrets {
     values: BTreeMap<&'static str, SecretString>,
 }
 
-/// Every secret name any platform reads.
+/// Secrets that belong to no platform: the operator's `/backup` token.
+const OWN: &[&str] = &["backup_token"];
+
+/// Every secret name any platform (or Rouge itself) reads.
 fn known() -> impl Iterator<Item = &'static str> {
-    PLATFORMS.iter().flat_map(|p| p.secrets.iter().copied())
+    PLATFORMS
+        .iter()
+        .flat_map(|p| p.secrets.iter().copied())
+        .chain(OWN.iter().copied())
 }
 
 impl Secrets {

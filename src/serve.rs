@@ -55,6 +55,7 @@ pub async fn run(
         tasks.spawn(crate::adapters::http::run(
             app.clone(),
             listen,
+            secrets.get("backup_token").cloned(),
             shutdown.clone(),
         ));
     }

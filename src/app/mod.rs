@@ -241,14 +241,18 @@ impl App {
         }
     }
 
-    /// A consistent backup of the whole store in the backup format (writers
-    /// wait while it is taken).
-    pub fn backup(&self) -> Result<Vec<u8>, StoreError> {
+    /// Writes a consistent backup of the whole store in the backup format
+    /// to `out` (writers wait while the snapshot is taken, not while it is
+    /// written).
+    pub fn backup_to(&self, out: &mut impl std::io::Write) -> Result<(), StoreError> {
         let snapshot = self.store().snapshot()?;
-        let mut out = Vec::new();
-        crate::store::backup::write(&snapshot, &mut out)
-            .map_err(|e| StoreError::Corrupt(format!("cannot write the backup: {e}")))?;
-        Ok(out)
+        crate::store::backup::write(&snapshot, out)
+            .map_err(|e| StoreError::Corrupt(format!("cannot write the backup: {e}")))
+    }
+
+    /// The store's identity (see `Store::id`).
+    pub fn store_id(&self) -> Result<String, StoreError> {
+        self.store().id()
     }
 
     /// Counters and component health for `/metrics` and `/healthz`.

@@ -162,6 +162,25 @@ pub struct Store {
 }
 
 const NEXT_ID: &[u8] = b"next_entry_id";
+const STORE_ID: &[u8] = b"store_id";
+/// The file in the data directory that names the store's identity.
+const STORE_ID_FILE: &str = "rouge-store-id";
+
+/// 128 random bits as hex, from the standard library's randomly keyed hasher.
+fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
+}
 
 /// The highest entry id Rouge hands out or accepts from a file or a backup
 /// (2^53 − 1: exact in every JSON reader).
@@ -171,7 +190,45 @@ const NEXT_AUDIT: &[u8] = b"next_audit_seq";
 impl Store {
     /// Opens (or creates) the store in `dir` and migrates it to the current schema.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Self::from_config(sled::Config::new().path(dir))
+        let store = Self::from_config(sled::Config::new().path(dir))?;
+        // Readable without opening the store (which only one process may):
+        // `rouge backup` checks that a running bot serves this store.
+        let id_file = dir.join(STORE_ID_FILE);
+        if std::fs::read_to_string(&id_file).ok().as_deref() != Some(store.id()?.as_str()) {
+            std::fs::write(&id_file, store.id()?).map_err(|e| {
+                if is_disk_full(&e) {
+                    StoreError::DiskFull
+                } else {
+                    StoreError::Engine(sled::Error::Io(e))
+                }
+            })?;
+        }
+        Ok(store)
+    }
+
+    /// This store's identity: random, made when it was created, kept in a
+    /// backup (a restored store is the same store).
+    pub fn id(&self) -> Result<String, StoreError> {
+        if let Some(id) = self.meta.get(STORE_ID)? {
+            return Ok(String::from_utf8_lossy(&id).into_owned());
+        }
+        let id = random_id();
+        let _gate = self.writing();
+        self.meta
+            .compare_and_swap(STORE_ID, None as Option<&[u8]>, Some(id.as_bytes()))?
+            .ok();
+        Ok(self
+            .meta
+            .get(STORE_ID)?
+            .map_or(id, |v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The identity of the store in `dir`, read without opening it.
+    pub fn id_in(dir: &Path) -> Option<String> {
+        std::fs::read_to_string(dir.join(STORE_ID_FILE))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
     }
 
     /// [`Store::open`], waiting up to `patience` while another process
@@ -508,11 +565,12 @@ impl Store {
             return Err(StoreError::NoMigration { from: 0 });
         }
         let used = self.named_trees().iter().any(|(name, tree)| match *name {
-            // A new store holds its schema version and nothing else.
-            "meta" => tree
-                .iter()
-                .keys()
-                .any(|k| k.map_or(true, |k| k.as_ref() != migrate::VERSION_KEY)),
+            // A new store holds its schema version and its identity.
+            "meta" => tree.iter().keys().any(|k| {
+                k.map_or(true, |k| {
+                    k.as_ref() != migrate::VERSION_KEY && k.as_ref() != STORE_ID
+                })
+            }),
             _ => !tree.is_empty(),
         });
         if used {
