@@ -428,6 +428,9 @@ async fn bad_input_gets_clear_replies_or_silence_and_never_stops_the_bot() {
     h.stop().await;
 }
 
+/// The operator's secret for `/backup`, given to the bot and to `rouge backup`.
+const BACKUP_TOKEN: &str = "a-long-random-backup-token";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
     require_spec!();
@@ -440,6 +443,7 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
             ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
             ("ROUGE_TELEGRAM__API_URL", mock.url()),
             ("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}")),
+            ("BACKUP_TOKEN", BACKUP_TOKEN.to_owned()),
             ("RUST_LOG", "trace".to_owned()),
         ],
     );
@@ -510,6 +514,7 @@ async fn rouge_serve_answers_through_the_mock_and_stops_on_sigterm() {
         .args(["backup", "--out"])
         .arg(&backup)
         .env("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+        .env("BACKUP_TOKEN", BACKUP_TOKEN)
         .output()
         .expect("rouge backup runs");
     assert!(
