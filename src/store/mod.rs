@@ -166,6 +166,30 @@ const STORE_ID: &[u8] = b"store_id";
 /// The file in the data directory that names the store's identity.
 const STORE_ID_FILE: &str = "rouge-store-id";
 
+/// Removes what an interrupted snapshot leaves: sled writes a snapshot to
+/// `snap.<lsn>.generating` and renames it when it is complete, but it reads
+/// the newest `snap.*` file whatever its name, so a half-written one (a
+/// full disk, a crash) would make the store refuse to open ("Read
+/// corrupted data") even after space is freed. Such a file is never a
+/// complete snapshot; sled makes a new one from its log.
+fn discard_interrupted_snapshots(dir: &Path) {
+    let Ok(files) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for file in files.flatten() {
+        let name = file.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(file.path()) {
+                Ok(()) => tracing::warn!(file = %name, "removed an interrupted snapshot"),
+                Err(err) => {
+                    tracing::warn!(file = %name, cause = %err, "cannot remove an interrupted snapshot")
+                }
+            }
+        }
+    }
+}
+
 /// 128 random bits as hex, from the standard library's randomly keyed hasher.
 fn random_id() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -190,6 +214,7 @@ const NEXT_AUDIT: &[u8] = b"next_audit_seq";
 impl Store {
     /// Opens (or creates) the store in `dir` and migrates it to the current schema.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        discard_interrupted_snapshots(dir);
         let store = Self::from_config(sled::Config::new().path(dir))?;
         // Readable without opening the store (which only one process may):
         // `rouge backup` checks that a running bot serves this store.
@@ -713,5 +738,30 @@ mod tests {
             .restore(&snapshot)
             .expect_err("refused");
         assert!(err.to_string().contains("impossible id"), "{err}");
+    }
+
+    /// A snapshot interrupted by a full disk leaves a `snap.*.generating`
+    /// file; the store opens anyway, with everything it held.
+    #[test]
+    fn an_interrupted_snapshot_does_not_stop_the_store_from_opening() {
+        let dir = tempfile::tempdir().expect("a dir");
+        {
+            let store = Store::open(dir.path()).expect("opens");
+            let change = Change {
+                put: vec![Entry::new(1, "Metallic Rouge")],
+                ..Change::default()
+            };
+            store.apply(change, DateTime::UNIX_EPOCH).expect("written");
+            store.flush().expect("flushed");
+        }
+        for name in [
+            "snap.FFFFFFFFFFFFFFFF.generating",
+            "snap.7FFFFFFFFFFFFFFF.generating",
+        ] {
+            std::fs::write(dir.path().join(name), b"").expect("a leftover");
+        }
+        let store = Store::open_waiting(dir.path(), std::time::Duration::from_secs(5))
+            .expect("the store reopens");
+        assert_eq!(store.load_entries().expect("read").len(), 1);
     }
 }
