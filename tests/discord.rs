@@ -70,9 +70,8 @@ impl Harness {
         let stop = CancellationToken::new();
         let adapter = tokio::spawn({
             let (app, config, stop) = (app.clone(), config.clone(), stop.clone());
-            let http = discord::http(&SecretString::from(TOKEN), &config);
             async move {
-                discord::run(app, http, config, stop)
+                discord::run(app, SecretString::from(TOKEN), config, stop)
                     .await
                     .expect("the adapter runs")
             }

@@ -375,3 +375,73 @@ async fn dropped_connections_lose_nothing() {
         discord.violations()
     );
 }
+
+/// Discord cannot be reached at start (nothing listens at its address):
+/// the bot keeps running, Telegram answers, `/healthz` says which adapter
+/// is down; a token Telegram refuses stops the process with a clear message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_platform_does_not_take_the_other_down() {
+    let Some((telegram, _discord)) = mocks().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http_port = serve::free_port();
+    let nowhere = format!("http://127.0.0.1:{}", serve::free_port());
+    let mut serving = serve::start(
+        &dir.path().join("data"),
+        &[
+            ("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN.to_owned()),
+            ("DISCORD_TOKEN", DISCORD_TOKEN.to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", telegram.url()),
+            ("ROUGE_DISCORD__API_BASE", nowhere),
+            ("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{http_port}")),
+            ("RUST_LOG", "warn".to_owned()),
+        ],
+    );
+    telegram.push_update(TelegramMock::text_message(
+        42,
+        "private",
+        42,
+        "/anime metallic rouge",
+    ));
+    let sent = telegram
+        .wait_for("sendmessage", 1, Duration::from_secs(30))
+        .await;
+    assert!(
+        !sent.is_empty(),
+        "Telegram answers while Discord is unreachable"
+    );
+    serving.assert_running();
+    let health: serde_json::Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client")
+        .get(format!("http://127.0.0.1:{http_port}/healthz"))
+        .send()
+        .await
+        .expect("healthz answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["components"]["telegram"], true, "{health}");
+    assert_eq!(health["components"]["discord"], false, "{health}");
+    let (status, logs) = serving.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{logs}");
+    assert!(logs.contains("retrying"), "{logs}");
+
+    let refused = serve::start(
+        &dir.path().join("data"),
+        &[
+            ("TELEGRAM_BOT_TOKEN", "999999:WRONG-token".to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", telegram.url()),
+            ("ROUGE_HTTP__LISTEN", String::new()),
+        ],
+    );
+    let (status, logs) = refused.wait_exit(Duration::from_secs(30)).await;
+    assert!(!status.success());
+    assert!(logs.contains("rejected the bot token"), "{logs}");
+    assert!(
+        !logs.contains("WRONG-token"),
+        "the token is never printed: {logs}"
+    );
+}

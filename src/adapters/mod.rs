@@ -64,6 +64,53 @@ pub const ADAPTERS: &[Start] = &[
     discord::start,
 ];
 
+/// Why an adapter could not connect: a credential the platform refused
+/// (the process stops, naming it), or anything else (retried).
+pub enum StartError {
+    Rejected(anyhow::Error),
+    Unreachable(anyhow::Error),
+}
+
+/// Runs `connect` until it ends cleanly or `shutdown`, retrying every
+/// failure but a rejected credential with growing waits (1 s to 2 min,
+/// with jitter), so one platform being unreachable never takes the others
+/// down. The adapter's health (`component`) is unhealthy while it waits;
+/// one warning per change of cause.
+pub async fn keep_connected<F, Fut>(
+    app: &App,
+    component: &str,
+    shutdown: &CancellationToken,
+    mut connect: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StartError>>,
+{
+    let mut wait = Duration::from_secs(1);
+    let mut last_cause = String::new();
+    loop {
+        match connect().await {
+            Ok(()) => return Ok(()),
+            Err(StartError::Rejected(err)) => return Err(err),
+            Err(StartError::Unreachable(err)) => {
+                app.metrics().report(component, false);
+                let cause = format!("{err:#}");
+                if cause != last_cause {
+                    tracing::warn!(adapter = component, cause = %cause, retry_in_s = wait.as_secs(), "cannot connect; retrying");
+                    last_cause = cause;
+                }
+            }
+        }
+        // A little jitter, so several instances do not retry in step.
+        let jitter = Duration::from_millis(u64::from(std::process::id() % 500));
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(wait + jitter) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(120));
+    }
+}
+
 /// Executes a command on a blocking thread (the store does disk I/O), so
 /// the async threads keep serving; await it with [`joined_reply`].
 pub fn spawn_command(

@@ -84,6 +84,30 @@ impl Serve {
         }
     }
 
+    /// Waits at most `within` for the process to exit by itself; returns
+    /// the status and the logs.
+    pub async fn wait_exit(mut self, within: Duration) -> (ExitStatus, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > within {
+                let _ = self.child.kill();
+                panic!("rouge serve did not exit within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let logs = self
+            .logs
+            .take()
+            .expect("logs")
+            .join()
+            .expect("log reader")
+            .unwrap_or_default();
+        (status, logs)
+    }
+
     /// SIGKILL: a crash.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");

@@ -29,7 +29,7 @@ use serenity::all::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{Wiring, joined_reply, run_command, spawn_command};
+use super::{StartError, Wiring, joined_reply, keep_connected, run_command, spawn_command};
 use crate::app::App;
 use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
@@ -396,26 +396,48 @@ impl EventHandler for Handler {
     }
 }
 
-/// Runs the gateway client until `shutdown` is cancelled.
+/// Runs the gateway client until `shutdown` is cancelled, reconnecting
+/// with backoff when Discord cannot be reached (a rejected token stops it).
 pub async fn run(
     app: App,
-    http: Http,
+    token: SecretString,
     config: DiscordConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let range = parse_shards(&config.shards)?;
+    keep_connected(&app, "discord", &shutdown, || {
+        connect(&app, &token, &config, range.clone(), &shutdown)
+    })
+    .await?;
+    app.metrics().report("discord", false);
+    info!("discord adapter stopped");
+    Ok(())
+}
+
+/// One connection of the gateway client, until it ends or `shutdown`.
+async fn connect(
+    app: &App,
+    token: &SecretString,
+    config: &DiscordConfig,
+    range: Option<(std::ops::Range<u32>, u32)>,
+    shutdown: &CancellationToken,
+) -> Result<(), StartError> {
     // GUILDS is all slash commands need; no privileged intents.
-    let metrics_app = app.clone();
     let handler = Handler {
-        app,
+        app: app.clone(),
         dev_guild: (config.dev_guild != 0).then(|| GuildId::new(config.dev_guild)),
         registered: AtomicBool::new(false),
     };
-    let mut client: Client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
-        .event_handler(handler)
-        .await
-        .context("cannot build the Discord client")?;
+    let mut client: Client =
+        ClientBuilder::new_with_http(http(token, config), GatewayIntents::GUILDS)
+            .event_handler(handler)
+            .await
+            .map_err(|e| {
+                StartError::Unreachable(
+                    anyhow::Error::new(e).context("cannot build the Discord client"),
+                )
+            })?;
     let shards = Arc::clone(&client.shard_manager);
-    let range = parse_shards(&config.shards)?;
     let connection = async {
         match range {
             Some((range, total)) => client.start_shard_range(range, total).await,
@@ -431,10 +453,28 @@ pub async fn run(
             Ok(())
         }
     };
-    metrics_app.metrics().report("discord", false);
-    started.context("the Discord gateway connection failed")?;
-    info!("discord adapter stopped");
-    Ok(())
+    match started {
+        Ok(()) => Ok(()),
+        Err(err) if rejected_token(&err) => Err(StartError::Rejected(anyhow::anyhow!(
+            "Discord rejected the bot token (DISCORD_TOKEN): {err}. Copy the token again from the Developer Portal"
+        ))),
+        Err(err) => Err(StartError::Unreachable(
+            anyhow::Error::new(err).context("the Discord gateway connection failed"),
+        )),
+    }
+}
+
+/// Whether Discord refused the token itself (not the network, not a
+/// server error): retrying cannot help.
+fn rejected_token(err: &serenity::Error) -> bool {
+    use serenity::all::{GatewayError, HttpError};
+    match err {
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => true,
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            response.status_code.as_u16() == 401
+        }
+        _ => false,
+    }
 }
 
 /// `"0..2/4"`: shards 0 and 1 of 4; empty: serenity's recommendation.
@@ -484,7 +524,7 @@ pub fn start(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     };
     w.tasks.spawn(run(
         w.app.clone(),
-        http(token, &w.config.discord),
+        token.clone(),
         w.config.discord.clone(),
         w.shutdown.clone(),
     ));

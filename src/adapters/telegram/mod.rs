@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use self::render::Rendered;
-use super::Wiring;
 use super::text::{self, Plain};
+use super::{StartError, Wiring, keep_connected};
 use crate::app::App;
 use crate::config::TelegramConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
@@ -356,9 +356,36 @@ pub async fn run(
     webhook_secret: Option<SecretString>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let me = bot.get_me().await.context(
-        "cannot reach the Telegram Bot API (getMe failed); check the token and telegram.api_url",
-    )?;
+    // Reach the Bot API first, retrying while it cannot be reached; a
+    // token it refuses stops the process with a clear message.
+    let me = std::sync::OnceLock::new();
+    keep_connected(&app, "telegram", &shutdown, || {
+        let (bot, me) = (&bot, &me);
+        async move {
+            match bot.get_me().await {
+                Ok(found) => {
+                    let _ = me.set(found);
+                    Ok(())
+                }
+                Err(RequestError::Api(api))
+                    if matches!(&api, ApiError::InvalidToken)
+                        || matches!(&api, ApiError::Unknown(t) if t.contains("Unauthorized") || t.contains("Not Found")) =>
+                {
+                    Err(StartError::Rejected(anyhow::anyhow!(
+                        "Telegram rejected the bot token (TELEGRAM_BOT_TOKEN); copy it again from @BotFather"
+                    )))
+                }
+                Err(err) => Err(StartError::Unreachable(anyhow::Error::new(err).context(
+                    "cannot reach the Telegram Bot API (getMe failed); check telegram.api_url",
+                ))),
+            }
+        }
+    })
+    .await?;
+    let Some(me) = me.into_inner() else {
+        // Shut down before Telegram could be reached.
+        return Ok(());
+    };
     let username = me.username().to_owned();
     app.metrics().report("telegram", true);
     let metrics_app = app.clone();
