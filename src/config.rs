@@ -34,11 +34,24 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub sources: SourcesConfig,
+    pub backup: BackupConfig,
     /// `ROUGE_*` environment variables that name no setting (a Kubernetes
     /// Service named "rouge" injects `ROUGE_PORT` and the like): ignored,
     /// and named in one warning at start.
     #[serde(skip)]
     pub ignored_env: Vec<String>,
+}
+
+/// `[backup]`: the backups `rouge serve` writes by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Hours between automatic backups; 0 turns them off.
+    pub every_hours: u32,
+    /// How many automatic backups are kept.
+    pub keep: u32,
+    /// Where they go; empty: `<data_dir>-backups` beside the data directory.
+    pub dir: PathBuf,
 }
 
 /// `[sources]`: the live sources and how the refresher uses them.
@@ -288,6 +301,16 @@ impl Config {
         }
         self.validate_addresses()?;
         self.validate_sources()?;
+        if self.backup.every_hours > 24 * 30 || !(1..=1000).contains(&self.backup.keep) {
+            return Err(ConfigError::Invalid(
+                "backup.every_hours must be at most 720 and backup.keep from 1 to 1000".into(),
+            ));
+        }
+        if self.backup_dir().starts_with(&self.data_dir) {
+            return Err(ConfigError::Invalid(
+                "backup.dir must not be inside the data directory".into(),
+            ));
+        }
         self.validate_announce()
     }
 
@@ -436,6 +459,18 @@ impl Config {
             return Err(ConfigError::Invalid((*message).into()));
         }
         Ok(())
+    }
+
+    /// Where automatic backups go (never inside the data directory).
+    pub fn backup_dir(&self) -> PathBuf {
+        if !self.backup.dir.as_os_str().is_empty() {
+            return self.backup.dir.clone();
+        }
+        let name = self
+            .data_dir
+            .file_name()
+            .map_or_else(|| "data".into(), |n| n.to_string_lossy().into_owned());
+        self.data_dir.with_file_name(format!("{name}-backups"))
     }
 
     /// How the refresher behaves.

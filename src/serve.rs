@@ -64,6 +64,15 @@ pub async fn run(
         Duration::from_secs(config.announce.schedule_interval_secs),
         shutdown.clone(),
     ));
+    if config.backup.every_hours > 0 {
+        tasks.spawn(automatic_backups(
+            app.clone(),
+            config.backup_dir(),
+            Duration::from_secs(u64::from(config.backup.every_hours) * 3600),
+            config.backup.keep,
+            shutdown.clone(),
+        ));
+    }
 
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
@@ -77,6 +86,51 @@ pub async fn run(
     app.flush()?;
     info!("stopped");
     failure.map_or(Ok(()), Err)
+}
+
+/// Writes a consistent backup into `dir` every `every` (the first at once
+/// when the newest there is older than that), keeping the `keep` newest,
+/// so an operator who never ran `rouge backup` can still recover a store
+/// sled cannot open. A failure (a full disk) is logged and tried again at
+/// the next turn; it never stops the bot.
+async fn automatic_backups(
+    app: App,
+    dir: std::path::PathBuf,
+    every: Duration,
+    keep: u32,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let wait = {
+            let dir = dir.clone();
+            let age = tokio::task::spawn_blocking(move || crate::store::backup::newest_age(&dir))
+                .await
+                .ok()
+                .flatten();
+            age.map_or(Duration::ZERO, |age| every.saturating_sub(age))
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let (app, dir) = (app.clone(), dir.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            crate::store::backup::write_rotating(&dir, keep, |out| {
+                app.backup_to(out).map_err(std::io::Error::other)
+            })
+        })
+        .await;
+        match written {
+            Ok(Ok(path)) => info!(file = %path.display(), "wrote an automatic backup"),
+            Ok(Err(err)) => warn!(cause = %err, "an automatic backup failed; trying again later"),
+            Err(err) => warn!(cause = %err, "the automatic backup task failed"),
+        }
+        // At least a minute between attempts, even when one failed.
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
 }
 
 /// Turns broadcast schedules into announcements every `interval`.

@@ -445,3 +445,76 @@ async fn an_unreachable_platform_does_not_take_the_other_down() {
         "the token is never printed: {logs}"
     );
 }
+
+/// `rouge serve` writes a backup by itself at start when the newest is
+/// older than a day (here: there is none), keeps the newest few, and the
+/// backup restores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_writes_automatic_backups_and_keeps_the_newest() {
+    let Some((telegram, _discord)) = mocks().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backups = dir.path().join("data-backups");
+    std::fs::create_dir_all(&backups).expect("dir");
+    for old in [
+        "rouge-20200101-000000.backup",
+        "rouge-20200102-000000.backup",
+    ] {
+        std::fs::write(backups.join(old), b"old").expect("an old backup");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(backups.join(old))
+            .expect("opens");
+        let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 86_400);
+        file.set_modified(two_days_ago).expect("dated");
+    }
+    let serving = serve::start(
+        &dir.path().join("data"),
+        &[
+            ("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN.to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", telegram.url()),
+            ("ROUGE_HTTP__LISTEN", String::new()),
+            ("ROUGE_BACKUP__KEEP", "2".to_owned()),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut serving = serving;
+    let newest = loop {
+        let mut names: Vec<String> = std::fs::read_dir(&backups)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        if names
+            .iter()
+            .any(|n| !n.starts_with("rouge-2020") && n.ends_with(".backup"))
+        {
+            break names;
+        }
+        if Instant::now() > deadline {
+            let (_, logs) = serving.terminate(Duration::from_secs(20)).await;
+            panic!("no automatic backup: {names:?}\n{logs}");
+        }
+        serving.assert_running();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (status, logs) = serving.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{logs}");
+    assert_eq!(newest.len(), 2, "the two newest are kept: {newest:?}");
+    assert_eq!(newest[0], "rouge-20200102-000000.backup");
+    let restored = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .arg("--data-dir")
+        .arg(dir.path().join("restored"))
+        .arg("restore")
+        .arg(backups.join(&newest[1]))
+        .env("ROUGE_OFFLINE", "true")
+        .output()
+        .expect("rouge restore runs");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+}

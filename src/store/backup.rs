@@ -10,14 +10,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+
+use serde::Deserialize;
 
 use super::Snapshot;
 
 pub const FORMAT_TAG: &str = "rouge-backup";
 pub const VERSION: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct File {
     format: String,
     version: u32,
@@ -50,25 +52,90 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Writes `snapshot` as a backup file.
+/// Writes `snapshot` as a backup file, record by record: the file is
+/// never built whole in memory beside the snapshot.
 pub fn write(snapshot: &Snapshot, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let file = File {
-        format: FORMAT_TAG.into(),
-        version: VERSION,
-        schema_version: snapshot.schema_version,
-        trees: snapshot
-            .trees
-            .iter()
-            .map(|(name, records)| {
-                (
-                    name.clone(),
-                    records.iter().map(|(k, v)| (hex(k), hex(v))).collect(),
-                )
-            })
-            .collect(),
-    };
-    serde_json::to_writer(&mut *out, &file)?;
-    out.write_all(b"\n")
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    write!(
+        out,
+        "{{\"format\":\"{FORMAT_TAG}\",\"version\":{VERSION},\"schema_version\":{},\"trees\":{{",
+        snapshot.schema_version
+    )?;
+    let mut trees: Vec<&(String, super::Records)> = snapshot.trees.iter().collect();
+    trees.sort_by(|a, b| a.0.cmp(&b.0));
+    for (i, (name, records)) in trees.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut out, name)?;
+        out.write_all(b":[")?;
+        for (j, (key, value)) in records.iter().enumerate() {
+            if j > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "[\"{}\",\"{}\"]", hex(key), hex(value))?;
+        }
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"}}\n")?;
+    out.flush()
+}
+
+/// How long ago the newest backup in `dir` was written, if there is one.
+pub fn newest_age(dir: &std::path::Path) -> Option<std::time::Duration> {
+    rotating(dir)
+        .ok()?
+        .last()
+        .and_then(|p| std::fs::metadata(p).ok()?.modified().ok())
+        .and_then(|t| t.elapsed().ok())
+}
+
+/// The automatic backups in `dir`, oldest first (their names sort by time).
+fn rotating(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("rouge-") && n.ends_with(".backup"))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Writes a new backup into `dir` (made if missing) with `write`, renames
+/// it into place when complete, and removes all but the `keep` newest.
+/// Returns the new file's path; a failure leaves no partial file.
+pub fn write_rotating(
+    dir: &std::path::Path,
+    keep: u32,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = format!(
+        "rouge-{}.backup",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let path = dir.join(&name);
+    let partial = dir.join(format!("{name}.partial"));
+    let written = (|| {
+        let mut file = std::fs::File::create(&partial)?;
+        write(&mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&partial, &path)
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(err);
+    }
+    let all = rotating(dir)?;
+    let excess = all.len().saturating_sub(keep.max(1) as usize);
+    for old in &all[..excess] {
+        std::fs::remove_file(old)?;
+    }
+    Ok(path)
 }
 
 /// Reads a backup file.
