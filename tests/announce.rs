@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rouge::app::dispatch::Dispatcher;
 use rouge::app::{App, Settings};
-use rouge::core::announce::limits::{DispatchSettings, RateLimits};
+use rouge::core::announce::limits::{DispatchSettings, Rate, RateLimits};
 use rouge::core::announce::{Announcement, Notifier, SendOutcome};
 use rouge::core::caller::{Caller, ChatRef, Platform};
 use rouge::core::clock::ManualClock;
@@ -685,4 +685,43 @@ fn a_long_airing_list_comes_in_pages() {
         panic!("a list")
     };
     assert!(last.heading.contains("page 3 of 3") && last.next.is_none());
+}
+
+#[test]
+fn rate_limit_windows_survive_a_restart() {
+    let clock = ManualClock::new(start());
+    let store = Store::temporary().expect("store");
+    let app = open(store.clone(), &clock);
+    for chat in ["c1", "c2", "c3", "c4", "c5"] {
+        ok(app.handle_line(&admin_of(chat), "/anime subscribe #1"));
+    }
+    ok(app.handle_line(&owner(), "/anime admin episode #1 ep=12 audio=Tamil"));
+    // Three posts a minute overall.
+    let settings = DispatchSettings::with_limits(RateLimits {
+        global: Rate::new(3, Duration::from_secs(60)),
+        ..RateLimits::TELEGRAM
+    });
+    let notifier = Recorder::delivering();
+    let mut first = Dispatcher::new(app.clone(), Arc::clone(&notifier), settings.clone());
+    drain(
+        &mut first,
+        &notifier,
+        &clock,
+        chrono::Duration::seconds(1),
+        1,
+    );
+    assert_eq!(notifier.sent.lock().expect("lock").len(), 3);
+    drop(first);
+
+    // The process starts again a few seconds later, with the same store.
+    clock.advance(chrono::Duration::seconds(5));
+    let app = open(store, &clock);
+    let mut second = Dispatcher::new(app, Arc::clone(&notifier), settings);
+    assert!(
+        second.take(clock.now_utc()).expect("take").is_empty(),
+        "the three posts of the last minute still count after a restart"
+    );
+    clock.advance(chrono::Duration::seconds(56));
+    let jobs = second.take(clock.now_utc()).expect("take");
+    assert_eq!(jobs.len(), 2, "a minute after the first posts, the rest go");
 }

@@ -60,14 +60,42 @@ pub struct Dispatcher<N: Notifier> {
 impl<N: Notifier> Dispatcher<N> {
     pub fn new(app: App, notifier: Arc<N>, settings: DispatchSettings) -> Self {
         let limiter = Limiter::new(settings.limits);
-        Dispatcher {
+        let mut dispatcher = Dispatcher {
             app,
             notifier,
             settings,
             limiter,
             in_flight: HashSet::default(),
             releases: ReleaseCache::default(),
+        };
+        let platform = dispatcher.notifier.platform();
+        match dispatcher.resume(dispatcher.app.now()) {
+            Ok(recent) => debug!(%platform, recent, "recent posts count against the rate limits"),
+            Err(err) => {
+                warn!(%platform, cause = %err, "cannot read the recent posts; the rate-limit windows start empty")
+            }
         }
+        dispatcher
+    }
+
+    /// Counts the posts recorded within the longest rate-limit window
+    /// against this dispatcher's windows, so that a bot that restarts (or
+    /// crash-loops) stays within the platform's limits. Returns how many
+    /// posts were counted.
+    fn resume(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let memory = chrono::Duration::from_std(self.limiter.memory()).unwrap_or_default();
+        // A post is recorded at most the catch-up window after its row came
+        // due, plus the time its send and its round took.
+        let send = chrono::Duration::from_std(self.settings.send_timeout).unwrap_or_default();
+        let lag = self.app.catch_up() + send + send;
+        let posts =
+            self.app
+                .store()
+                .recent_posts(self.notifier.platform(), now - memory, lag, now)?;
+        for post in &posts {
+            self.limiter.count_send(&post.chat, post.is_group, post.at);
+        }
+        Ok(posts.len())
     }
 
     /// Due jobs that the rate limits allow to send now, marked in flight.

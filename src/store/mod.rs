@@ -14,7 +14,7 @@ mod outbox;
 mod records;
 
 pub use announce::Subscribed;
-pub use outbox::{Deliveries, DueJob, JobKey, ReleaseCache};
+pub use outbox::{Deliveries, DueJob, JobKey, RecentPost, ReleaseCache};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};

@@ -136,27 +136,46 @@ impl Limiter {
         {
             return false;
         }
-        if is_group {
-            if self
+        if is_group
+            && self
                 .groups
                 .get_mut(chat)
                 .is_some_and(|w| !w.ready(limits.per_group, now))
-            {
-                return false;
-            }
+        {
+            return false;
+        }
+        self.count_send(chat, is_group, now);
+        true
+    }
+
+    /// How far back a send still counts against some window.
+    pub fn memory(&self) -> Duration {
+        let RateLimits {
+            global,
+            per_chat,
+            per_group,
+        } = self.limits;
+        global.per.max(per_chat.per).max(per_group.per)
+    }
+
+    /// Counts a send in every window it falls in, without checking them:
+    /// for [`Limiter::try_acquire`], and for a send made before this limiter
+    /// existed (a post recorded before a restart), so a bot that restarts
+    /// does not start with empty windows. Sends are counted oldest first.
+    pub fn count_send(&mut self, chat: &ChatRef, is_group: bool, at: DateTime<Utc>) {
+        if is_group {
             self.groups
                 .entry(chat.clone())
                 .or_default()
                 .sent
-                .push_back(now);
+                .push_back(at);
         }
         self.chats
             .entry(chat.clone())
             .or_default()
             .sent
-            .push_back(now);
-        self.global.sent.push_back(now);
-        true
+            .push_back(at);
+        self.global.sent.push_back(at);
     }
 
     pub fn global_ready(&mut self, now: DateTime<Utc>) -> bool {

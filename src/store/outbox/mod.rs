@@ -113,6 +113,14 @@ pub(super) fn release_of(job_key: &[u8]) -> Option<&[u8]> {
     job_key.get(..12 + zero + 1)
 }
 
+/// A post a dispatcher recorded: where it went and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentPost {
+    pub chat: ChatRef,
+    pub is_group: bool,
+    pub at: DateTime<Utc>,
+}
+
 /// A queued job's identity as the store keys it; opaque outside the store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JobKey(Vec<u8>);
@@ -331,6 +339,45 @@ impl Store {
     ) -> impl Iterator<Item = Result<DueJob, StoreError>> + '_ {
         let start = self.outbox().get(platform);
         self.queued_rows_from(platform, start, until, true)
+    }
+
+    /// The posts to `platform` recorded in `since..=now`, oldest first, for
+    /// a dispatcher that starts again to count against its rate limits. A
+    /// post is sent at most `lag` after its row came due (the catch-up
+    /// window and the send timeout), so only the rows due since
+    /// `since - lag` are read.
+    pub fn recent_posts(
+        &self,
+        platform: Platform,
+        since: DateTime<Utc>,
+        lag: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RecentPost>, StoreError> {
+        let mut from = platform_start(platform);
+        from.extend_from_slice(&millis(since - lag).to_be_bytes());
+        let mut posts = Vec::new();
+        for read in self
+            .jobs
+            .range(from..platform_until(platform, now))
+            .map(row)
+        {
+            let due = read?;
+            if due.is_queued() {
+                continue;
+            }
+            let record = DeliveredRecord::decode(&due.record).ok_or_else(|| {
+                StoreError::Corrupt("a delivered post's record does not decode".into())
+            })?;
+            if record.at >= since && record.at <= now {
+                posts.push(RecentPost {
+                    chat: due.chat,
+                    is_group: due.is_group,
+                    at: record.at,
+                });
+            }
+        }
+        posts.sort_by_key(|post| post.at);
+        Ok(posts)
     }
 
     /// The queued jobs of `platform` due at `now`, earliest first.
