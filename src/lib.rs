@@ -23,6 +23,7 @@
 //! - [`store`]: the sled store (nothing else names sled or a key layout): trees, keys,
 //!   the announcement outbox, transactions, backups, schema migrations.
 //! - [`import`]: bangumi-data, anime-offline-database and rouge JSON files, and the merge plan.
+//! - [`sources`]: the live sources (AniList, Jikan) over one shared HTTP client, a budget each.
 //! - [`app`]: the cheap-to-clone [`app::App`] handle that executes commands (look-ups,
 //!   edits, imports, announcements) over the store, and the dispatcher that drains the outbox.
 //! - [`adapters`]: the words every reply is written in ([`adapters::text`]), the console,
@@ -43,4 +44,5 @@ pub mod import;
 pub mod secrets;
 pub mod serve;
 pub mod shutdown;
+pub mod sources;
 pub mod store;
