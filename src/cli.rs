@@ -16,6 +16,7 @@ use crate::core::caller::{Caller, Platform};
 use crate::core::clock::SystemClock;
 use crate::core::reply::Reply;
 use crate::import::Format;
+use crate::live::{Background, SyncWhat};
 use crate::store::Store;
 
 /// Rouge, a self-hosted anime info bot.
@@ -63,7 +64,10 @@ pub enum CliCommand {
     },
     /// Imports a catalog file.
     Import {
-        /// bangumi-data, offline-db or rouge.
+        /// bangumi-data, offline-db or rouge (works to add or update);
+        /// imdb-ratings (IMDb's title.ratings.tsv or .tsv.gz: scores for
+        /// entries with an IMDb id) or anime-lists (Fribb's
+        /// anime-list-full.json: ids for entries the catalog has).
         #[arg(long)]
         format: Format,
         file: PathBuf,
@@ -87,6 +91,20 @@ pub enum CliCommand {
     /// Asks a running `rouge serve` whether it is healthy (its /healthz on
     /// http.listen); exit status 0 when it is. For container health checks.
     Health,
+    /// Refreshes entries from the live sources (AniList, Jikan) now, within
+    /// their budgets, with a progress bar. Exit status 1 if a source failed.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["title", "subscribed", "airing"])))]
+    Sync {
+        /// One entry: `#id` or a title.
+        title: Option<String>,
+        /// Every entry a chat subscribes to.
+        #[arg(long)]
+        subscribed: bool,
+        /// The airing schedule window (the last days and the next week),
+        /// adding the titles in it the catalog does not know yet.
+        #[arg(long)]
+        airing: bool,
+    },
 }
 
 /// Opens the data directory and the catalog.
@@ -133,6 +151,7 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
         CliCommand::Console { as_user } => {
             let app = open_app(config)?;
             let caller = caller(as_user.as_deref())?;
+            let _sources = Background::start(&app, config)?;
             console::run(
                 &app,
                 &caller,
@@ -160,14 +179,28 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
         CliCommand::Serve => {
             let secrets = crate::secrets::Secrets::load(&config.secrets_file)?;
             let app = open_app(config)?;
+            let refresher = crate::live::attach(&app, config)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
                 let shutdown = crate::shutdown::on_signals();
-                crate::serve::run(app, config.clone(), secrets, shutdown).await
+                crate::serve::run(app, config.clone(), secrets, refresher, shutdown).await
             })?;
             Ok(0)
+        }
+        CliCommand::Sync {
+            title,
+            subscribed,
+            airing,
+        } => {
+            let what = match (title, subscribed, airing) {
+                (Some(title), ..) => SyncWhat::Title(title),
+                (None, true, _) => SyncWhat::Subscribed,
+                (None, false, _) => SyncWhat::Airing,
+            };
+            let app = open_app(config)?;
+            crate::live::sync(&app, config, what)
         }
         CliCommand::Health => health(config),
         CliCommand::Backup { out } => {
@@ -190,6 +223,7 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<i32> {
 /// it made due. Exit status 1 when the reply is an error.
 fn ask(config: &Config, as_user: Option<&str>, json: bool, line: &str) -> anyhow::Result<i32> {
     let app = open_app(config)?;
+    let _sources = Background::start(&app, config)?;
     let reply = app.handle_line(&caller(as_user)?, line);
     let text = if json {
         serde_json::to_string(&reply)?

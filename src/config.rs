@@ -14,6 +14,7 @@ use crate::app::{RefreshSettings, Settings};
 use crate::core::announce::limits::{DispatchSettings, Rate, RateLimits};
 use crate::core::caller::Platform;
 use crate::core::source::SourceId;
+use crate::sources::{RateLimit, SourceSettings};
 
 /// The defaults, which are also the documentation of every setting.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -489,8 +490,9 @@ impl Config {
         }
     }
 
-    /// The sources to connect: those enabled, unless `offline`.
-    pub fn enabled_sources(&self) -> Vec<(SourceId, &SourceConfig)> {
+    /// The sources to connect, with their endpoints and budgets: those
+    /// enabled, none when `offline`.
+    pub fn source_settings(&self) -> Vec<(SourceId, SourceSettings)> {
         if self.offline {
             return Vec::new();
         }
@@ -500,6 +502,21 @@ impl Config {
         ]
         .into_iter()
         .filter(|(_, c)| c.enabled)
+        .map(|(id, c)| {
+            let mut limits = Vec::new();
+            if c.per_second > 0 {
+                limits.push(RateLimit::per_second(c.per_second));
+            }
+            limits.push(RateLimit::per_minute(c.per_minute));
+            let settings = SourceSettings {
+                url: c.url.clone(),
+                limits,
+                timeout: Duration::from_secs(c.timeout_secs),
+                max_wait: Duration::from_secs(c.max_wait_secs),
+                ..SourceSettings::for_source(id)
+            };
+            (id, settings)
+        })
         .collect()
     }
 

@@ -31,7 +31,10 @@
 //!   endpoints, each only converting input to commands and laying out replies.
 //! - [`config`]: layered configuration (built-in defaults, file, environment).
 //! - [`secrets`]: bot tokens and keys from the environment or a git-ignored file.
-//! - [`serve`]: `rouge serve`: every configured adapter, the schedule ticker, one shutdown.
+//! - [`live`]: the live sources of a running process: attaching them, their refresher beside
+//!   a command-line session, and `rouge sync`.
+//! - [`serve`]: `rouge serve`: every configured adapter, the refresher, the schedule ticker,
+//!   automatic backups, one shutdown.
 //! - [`shutdown`]: one shutdown token for SIGINT and SIGTERM.
 //! - [`cli`]: the `rouge` subcommands behind `main`.
 
@@ -41,6 +44,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod import;
+pub mod live;
 pub mod secrets;
 pub mod serve;
 pub mod shutdown;

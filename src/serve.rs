@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::adapters::{ADAPTERS, Wiring};
 use crate::app::App;
+use crate::app::Refresher;
 use crate::config::Config;
 use crate::core::platform::PLATFORMS;
 use crate::secrets::Secrets;
@@ -20,6 +21,7 @@ pub async fn run(
     app: App,
     config: Config,
     secrets: Secrets,
+    refresher: Option<Refresher>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
@@ -58,6 +60,16 @@ pub async fn run(
             secrets.get("backup_token").cloned(),
             shutdown.clone(),
         ));
+    }
+    match refresher {
+        Some(refresher) => {
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                refresher.run(stop).await;
+                Ok(())
+            });
+        }
+        None => info!("live sources off: answering from the store alone"),
     }
     tasks.spawn(tick_schedules(
         app.clone(),

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::lookup::Resolved;
 use super::{App, AuditRecord};
 use crate::core::catalog::model::{Entry, EntryId, Status, TitleLang};
 use crate::core::source::{Source, SourceEntry, SourceError, SourceId, SourceStatus};
@@ -503,8 +504,19 @@ pub(super) async fn poll_airing(app: &App, settings: &RefreshSettings) -> usize 
     let now = app.now();
     let (from, to) = (now - settings.window_back, now + settings.window_ahead);
     let mut changed = 0;
-    for c in &sources.connected {
-        match c.source.schedule(from, to).await {
+    for c in sources.connected.iter().filter(|c| c.source.has_schedule()) {
+        let airings = c.source.schedule(from, to).await;
+        if airings.is_ok() {
+            // The schedule is known as of now: cards and lists stop saying
+            // how old the imported file's schedules are.
+            let store = app.store().clone();
+            let today = now.date_naive();
+            let noted = tokio::task::spawn_blocking(move || store.note_data_as_of(today)).await;
+            if !matches!(noted, Ok(Ok(()))) {
+                warn!(source = %c.source.id(), "could not record the schedule's date");
+            }
+        }
+        match airings {
             Ok(airings) if !airings.is_empty() => {
                 // One entry per work, with every airing of the window.
                 let mut works: HashMap<String, SourceEntry> = HashMap::new();
@@ -547,6 +559,31 @@ pub enum SyncTarget {
 }
 
 impl App {
+    /// The entry `rouge sync TITLE` names: `#id`, or a title the look-up
+    /// settles on. The error says what to type instead (the candidates of
+    /// an ambiguous title, by id).
+    pub fn sync_entry(&self, title: &str) -> Result<EntryId, String> {
+        let title = match crate::core::command::parse(&format!("/anime info {title}")) {
+            Ok(crate::core::command::Command::Info(title)) => title,
+            Ok(_) => return Err(format!("\"{title}\" is not a title")),
+            Err(err) => return Err(err.to_string()),
+        };
+        match self.resolve(&title, |id| format!("#{id}"), false) {
+            Ok(Resolved::One(entry)) => Ok(entry.id),
+            Ok(Resolved::Choose(picker)) => Err(format!(
+                "\"{}\" could be any of these; name one by its id: {}",
+                picker.query,
+                picker
+                    .choices
+                    .iter()
+                    .map(|c| format!("#{} {}", c.id, c.title))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
     /// `rouge sync`: refreshes `target` now from every attached source,
     /// calling `progress(done, total)` as batches complete. Returns how
     /// many entries changed.
@@ -560,9 +597,12 @@ impl App {
             progress(1, 1);
             return changed;
         }
-        let entries: Vec<EntryId> = match target {
-            SyncTarget::Entries(ids) => ids,
-            _ => self.store().subscribed_entries().unwrap_or_default(),
+        let entries = match self.sync_entries(target) {
+            Ok(entries) => entries,
+            Err(err) => {
+                warn!(cause = %err, "cannot read the subscribed entries");
+                return 0;
+            }
         };
         let total = entries.len() * sources.connected.len();
         let mut done = 0;
@@ -576,6 +616,21 @@ impl App {
             }
         }
         changed
+    }
+
+    /// The entries a sync of `target` refreshes (none for the airing
+    /// window, which is read as a whole).
+    fn sync_entries(&self, target: SyncTarget) -> Result<Vec<EntryId>, StoreError> {
+        match target {
+            SyncTarget::Entries(ids) => Ok(ids),
+            SyncTarget::Subscribed => self.store().subscribed_entries(),
+            SyncTarget::Airing => Ok(Vec::new()),
+        }
+    }
+
+    /// How many entries a sync of `target` refreshes.
+    pub fn sync_len(&self, target: &SyncTarget) -> Result<usize, StoreError> {
+        self.sync_entries(target.clone()).map(|e| e.len())
     }
 
     /// How long a sync of `n` entries takes at least, by the sources' budgets

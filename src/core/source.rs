@@ -166,6 +166,11 @@ pub trait Source: Send + Sync + 'static {
     /// Works it does not know are left out of the answer.
     fn fetch<'a>(&'a self, ids: &'a [String]) -> SourceFuture<'a, Vec<SourceEntry>>;
 
+    /// Whether it keeps an airing schedule ([`Source::schedule`] asks it).
+    fn has_schedule(&self) -> bool {
+        true
+    }
+
     /// The airings in `(from, to]`; a source without a schedule answers none.
     fn schedule<'a>(
         &'a self,

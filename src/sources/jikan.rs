@@ -192,6 +192,10 @@ impl Source for Jikan {
 
     /// MyAnimeList's schedule has weekdays, not episode numbers: AniList's
     /// is the one Rouge announces from.
+    fn has_schedule(&self) -> bool {
+        false
+    }
+
     fn schedule<'a>(
         &'a self,
         _from: DateTime<Utc>,

@@ -21,10 +21,11 @@ mod jikan;
 mod lenient;
 mod transport;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::catalog::model::{AltTitle, Link, Season, SeasonName, TitleLang};
-use crate::core::source::SourceId;
+use crate::core::source::{Source, SourceId};
 
 pub use anilist::AniList;
 pub use jikan::Jikan;
@@ -53,6 +54,26 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .timeout(CLIENT_TIMEOUT)
         .no_proxy()
         .build()
+}
+
+/// The sources `settings` name, all over one [`http_client`]; none when
+/// `settings` is empty (offline).
+pub fn connect(
+    settings: Vec<(SourceId, SourceSettings)>,
+) -> Result<Vec<Arc<dyn Source>>, reqwest::Error> {
+    if settings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let http = http_client()?;
+    Ok(settings
+        .into_iter()
+        .map(|(id, settings)| -> Arc<dyn Source> {
+            match id {
+                SourceId::AniList => Arc::new(AniList::new(http.clone(), settings)),
+                SourceId::Jikan => Arc::new(Jikan::new(http.clone(), settings)),
+            }
+        })
+        .collect())
 }
 
 /// At most `requests` requests in any rolling window of `per`.
