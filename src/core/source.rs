@@ -262,23 +262,51 @@ impl SourceEntry {
         for (key, id) in self.other_ids {
             entry.external_ids.entry(key).or_insert(id);
         }
+        // Only AniList lists tags.
         if !self.tags.is_empty() {
             entry.tags = self.tags;
         }
+        // Each source's relations replace only its own.
         if !self.relations.is_empty() {
-            entry.relations = self
+            entry.relations.retain(|r| r.source != name);
+            entry
                 .relations
-                .into_iter()
-                .map(|r| Related {
+                .extend(self.relations.into_iter().map(|r| Related {
                     kind: r.kind,
                     source: name.to_owned(),
                     external_id: r.external_id,
                     title: r.title,
-                })
-                .collect();
+                }));
         }
-        entry.trailer = self.trailer.or(entry.trailer.take());
-        entry.is_adult = self.is_adult.or(entry.is_adult);
+        // The source that takes precedence (AniList) sets the trailer; the
+        // other only fills an empty one.
+        if let Some(trailer) = self.trailer
+            && (entry.trailer.is_none() || precedence(name) == precedence("anilist"))
+        {
+            entry.trailer = Some(trailer);
+        }
+        // A source that calls a work adult is believed over one that does
+        // not (showing an adult title where they are off is the worse
+        // error); only the source that said so can take it back.
+        if let Some(adult) = self.is_adult
+            && !entry.locked.contains(&Field::Adult)
+        {
+            let said_by_other = entry.is_adult == Some(true)
+                && entry
+                    .provenance
+                    .get(&Field::Adult)
+                    .is_some_and(|p| p.source != name);
+            if adult || !said_by_other {
+                entry.is_adult = Some(adult);
+                entry.provenance.insert(
+                    Field::Adult,
+                    Provenance {
+                        source: name.to_owned(),
+                        at,
+                    },
+                );
+            }
+        }
         entry.popularity = self.popularity.or(entry.popularity);
         entry.rank = self.rank.or(entry.rank);
         entry.broadcast_text = self.broadcast.or(entry.broadcast_text.take());
@@ -391,5 +419,64 @@ mod tests {
         let mut again = entry.clone();
         rouge().apply_to(&mut again, SourceId::AniList, at(1));
         assert_eq!(again, entry);
+    }
+
+    #[test]
+    fn adult_is_believed_from_either_source_and_taken_back_only_by_it() {
+        let mut entry = Entry::new(1, "A title");
+        let says = |adult: bool| SourceEntry {
+            is_adult: Some(adult),
+            ..SourceEntry::default()
+        };
+        says(false).apply_to(&mut entry, SourceId::AniList, at(1));
+        assert_eq!(entry.is_adult, Some(false));
+        says(true).apply_to(&mut entry, SourceId::Jikan, at(2));
+        assert_eq!(entry.is_adult, Some(true), "Jikan's Rx rating counts");
+        says(false).apply_to(&mut entry, SourceId::AniList, at(3));
+        assert_eq!(
+            entry.is_adult,
+            Some(true),
+            "AniList cannot clear Jikan's word"
+        );
+        says(false).apply_to(&mut entry, SourceId::Jikan, at(4));
+        assert_eq!(entry.is_adult, Some(false), "Jikan takes its own word back");
+        // An owner's `adult=` stands against both.
+        entry.is_adult = Some(false);
+        entry.locked.insert(Field::Adult);
+        says(true).apply_to(&mut entry, SourceId::AniList, at(5));
+        assert_eq!(entry.is_adult, Some(false));
+    }
+
+    #[test]
+    fn relations_and_trailers_keep_to_their_source() {
+        let relation = |id: &str| Relation {
+            kind: RelationKind::Sequel,
+            external_id: id.into(),
+            title: format!("Work {id}"),
+        };
+        let mut entry = Entry::new(1, "A title");
+        let anilist = SourceEntry {
+            relations: vec![relation("10")],
+            trailer: Some("https://www.youtube.com/watch?v=aaaaaaaaaaa".into()),
+            ..SourceEntry::default()
+        };
+        anilist.apply_to(&mut entry, SourceId::AniList, at(1));
+        let jikan = SourceEntry {
+            relations: vec![relation("20"), relation("21")],
+            trailer: Some("https://www.youtube.com/watch?v=bbbbbbbbbbb".into()),
+            ..SourceEntry::default()
+        };
+        jikan.apply_to(&mut entry, SourceId::Jikan, at(2));
+        let ids: Vec<(&str, &str)> = entry
+            .relations
+            .iter()
+            .map(|r| (r.source.as_str(), r.external_id.as_str()))
+            .collect();
+        assert_eq!(ids, [("anilist", "10"), ("jikan", "20"), ("jikan", "21")]);
+        assert_eq!(
+            entry.trailer.as_deref(),
+            Some("https://www.youtube.com/watch?v=aaaaaaaaaaa"),
+            "Jikan only fills an empty trailer"
+        );
     }
 }

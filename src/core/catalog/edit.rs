@@ -34,6 +34,8 @@ pub enum FieldValue {
     Ongoing(bool),
     /// `current=<n>`: the episode that aired last (and the show continues).
     Current(u32),
+    /// `adult=yes|no`, or `adult=` to leave it to the sources again.
+    Adult(Option<bool>),
     /// `id.<source>=<id>`: an external identifier (not a locked field).
     ExternalId(String, Option<String>),
 }
@@ -59,6 +61,7 @@ impl FieldValue {
             FieldValue::Picture(_) => Field::Picture,
             FieldValue::Links(_) => Field::Links,
             FieldValue::Ongoing(_) | FieldValue::Current(_) => Field::Airing,
+            FieldValue::Adult(_) => Field::Adult,
             FieldValue::ExternalId(..) => return None,
         })
     }
@@ -83,6 +86,7 @@ impl FieldValue {
             FieldValue::Synopsis(v) => entry.synopsis = v,
             FieldValue::Picture(v) => entry.picture = v,
             FieldValue::Links(v) => entry.links = v,
+            FieldValue::Adult(v) => entry.is_adult = v,
             FieldValue::Ongoing(false) => entry.ongoing = None,
             FieldValue::Ongoing(true) => {
                 let current = entry.ongoing.and_then(|o| o.current);
@@ -144,6 +148,12 @@ pub fn parse_field(key: &str, value: &str) -> Result<FieldValue, String> {
             "" | "auto" | "data" => FieldValue::Ongoing(false),
             _ => return Err(bad("ongoing (or empty, to follow the data again)")),
         },
+        Field::Adult => FieldValue::Adult(match value.trim().to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => Some(true),
+            "no" | "false" | "off" | "0" => Some(false),
+            "" | "auto" | "data" => None,
+            _ => return Err(bad("yes or no (or empty, to follow the sources again)")),
+        }),
         Field::Kind => FieldValue::Kind(match opt(value) {
             None => None,
             Some(v) => Some(
@@ -438,6 +448,9 @@ pub fn field_text(entry: &Entry, field: Field) -> String {
             .map(|l| l.url.as_str())
             .collect::<Vec<_>>()
             .join(", "),
+        Field::Adult => opt(entry
+            .is_adult
+            .map(|a| if a { "yes" } else { "no" }.to_owned())),
     }
 }
 

@@ -590,10 +590,13 @@ pub enum Field {
     Links,
     /// Whether the show continues past what the data says (`airing=`, `current=`).
     Airing,
+    /// Whether it is an adult title (`adult=yes|no`), kept out of chats
+    /// that do not allow them.
+    Adult,
 }
 
 impl Field {
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::Title,
         Field::Kind,
         Field::Genres,
@@ -611,6 +614,7 @@ impl Field {
         Field::Picture,
         Field::Links,
         Field::Airing,
+        Field::Adult,
     ];
 
     pub fn name(self) -> &'static str {
@@ -632,6 +636,7 @@ impl Field {
             Field::Picture => "picture",
             Field::Links => "links",
             Field::Airing => "airing",
+            Field::Adult => "adult",
         }
     }
 
