@@ -258,10 +258,10 @@ async fn backup(State(e): State<Endpoints>, headers: HeaderMap) -> Response {
             tx,
             buffer: Vec::with_capacity(CHUNK),
         };
-        let written = app.backup_to(&mut out).and_then(|()| {
-            out.flush_chunk()
-                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
-        });
+        let written = app
+            .backup_to(&mut out)
+            .map_err(|e| e.to_string())
+            .and_then(|()| out.flush_chunk().map_err(|e| e.to_string()));
         if let Err(err) = written {
             warn!(cause = %err, "a backup failed");
             let _ = out
