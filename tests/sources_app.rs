@@ -316,7 +316,7 @@ fn the_sources_schedule_decides_what_is_announced() {
     let app = app(&clock, &anilist, &jikan);
     // Weekly on Thursdays at 15:00 UTC since April, and on a site two
     // hours later.
-    let mut show = Entry::new(0, "Starlight Relay");
+    let mut show = Entry::new(9_000, "Starlight Relay");
     show.kind = Some(Kind::Tv);
     show.external_ids.insert("anilist".into(), "900001".into());
     for (platform, rule) in [

@@ -10,8 +10,9 @@ use crate::store::{Change, StoreError};
 
 impl App {
     /// Imports a file's bytes. A malformed file changes nothing; malformed
-    /// records, and records that cannot be matched to one entry, are skipped
-    /// and listed in the summary. Each work split off an entry that an
+    /// records, records that fail the catalog's one check (or would after
+    /// merging), and records that cannot be matched to one entry, are
+    /// skipped and listed in the summary. Each work split off an entry that an
     /// earlier import had wrongly merged it into gets an audit line of its
     /// own, on the old entry. The summary carries the file's data horizon
     /// (`data_as_of`). `progress` is called with (done, total) records while
@@ -23,7 +24,13 @@ impl App {
         who: &str,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<import::Summary, ImportFailure> {
-        let parsed = import::parse(format, bytes)?;
+        // What the catalog tells the parser (the IMDb ids imdb-ratings keeps),
+        // read before parsing so that writers do not wait for the parse.
+        let context = {
+            let catalog = self.catalog();
+            import::Context::of(&catalog, self.now().date_naive())
+        };
+        let parsed = import::parse_with(format, bytes, &context)?;
         progress(0, parsed.records.len());
         let _writer = self.write_lock();
         let mut plan = {

@@ -16,7 +16,8 @@
 //! JSON value without `data`, and refused.)
 //!
 //! How an anime becomes an [`Entry`]:
-//! - `title` is the main title (romaji), `synonyms` are synonym titles;
+//! - `title` is the main title (romaji), `synonyms` are synonym titles (as
+//!   many as the catalog keeps, each no longer than its title limit);
 //! - `type`, `episodes` (0 is unknown), `status` and `animeSeason` map onto the
 //!   fields of the same meaning, leaving out `UNKNOWN` and `UNDEFINED`;
 //! - `picture` is kept unless it is the database's `no_pic` placeholder;
@@ -211,7 +212,7 @@ fn anime(value: Value, meta: &Meta, position: &str) -> Result<Incoming, String> 
     }
     let mut entry = Entry::new(0, title);
     for synonym in anime.synonyms.iter().flatten() {
-        entry.add_alt_title(synonym, TitleLang::Synonym);
+        super::add_fitting_title(&mut entry, synonym, TitleLang::Synonym);
     }
     entry.kind = anime.kind.as_deref().and_then(kind);
     entry.episodes = anime.episodes.filter(|&n| n > 0);

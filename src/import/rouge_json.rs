@@ -10,10 +10,16 @@
 //! An export lists each entry once, so every record is a work of its own; a
 //! record keeps its id where that id is free and matches the entry with its
 //! id and main title first ([`Rules::keep_ids`]), so a round trip is exact.
+//!
+//! An entry whose id is outside 1 to [`MAX_ENTRY_ID`] is skipped: a kept id
+//! past the store's range would pin its id counter (issue #13), and 0 is
+//! no entry's. Every entry then passes the import's one check
+//! ([`checked`](super::checked)) like any other record.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Format, ImportError, Incoming, Parsed, Rules, Skipped};
+use crate::core::catalog::model::MAX_ENTRY_ID;
 use crate::core::catalog::model::{Entry, TitleLang};
 
 /// The `format` tag of an export.
@@ -83,6 +89,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
                     reason: "the title has no letter or digit".into(),
                 })
             }
+            Ok(entry) if !(1..=MAX_ENTRY_ID).contains(&entry.id) => parsed.skipped.push(Skipped {
+                position: format!("entries[{i}]"),
+                reason: format!(
+                    "{}; an export never has one, so nothing of this entry was imported",
+                    super::id_out_of_range(entry.id)
+                ),
+            }),
             Ok(entry) => parsed.records.push(Incoming {
                 entry,
                 title_lang: TitleLang::Main,

@@ -206,9 +206,7 @@ fn random_id() -> String {
     format!("{:016x}{:016x}", half(), half())
 }
 
-/// The highest entry id Rouge hands out or accepts from a file or a backup
-/// (2^53 − 1: exact in every JSON reader).
-pub const MAX_ENTRY_ID: EntryId = (1 << 53) - 1;
+pub use crate::core::catalog::model::MAX_ENTRY_ID;
 const NEXT_AUDIT: &[u8] = b"next_audit_seq";
 
 impl Store {

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 /// A catalog entry's identifier, shown to users as `#<id>`.
 pub type EntryId = u64;
 
+/// The highest entry id Rouge hands out or accepts from a file or a backup
+/// (2^53 − 1: exact in every JSON reader).
+pub const MAX_ENTRY_ID: EntryId = (1 << 53) - 1;
+
 /// Everything the catalog knows about one anime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
