@@ -22,7 +22,7 @@
 //!   - [`core::metrics`]: counters and component health for `/metrics` and `/healthz`.
 //! - [`store`]: the sled store (nothing else names sled or a key layout): trees, keys,
 //!   the announcement outbox, transactions, backups, schema migrations.
-//! - [`import`]: bangumi-data, anime-offline-database and rouge JSON files, and the merge plan.
+//! - [`import`]: bangumi-data, anime-offline-database, rouge JSON, IMDb ratings and id-mapping files, and the merge plan.
 //! - [`sources`]: the live sources (AniList, Jikan) over one shared HTTP client, a budget each.
 //! - [`app`]: the cheap-to-clone [`app::App`] handle that executes commands (look-ups,
 //!   edits, imports, announcements) over the store, and the dispatcher that drains the outbox.
