@@ -176,6 +176,10 @@ pub fn lines<M: Markup>(reply: &Reply) -> Vec<String> {
             out
         }
         Reply::Done(notice) => vec![M::text(&notice.text)],
+        Reply::StartPrivately(start) => vec![M::text(&format!(
+            "{} (In the private chat, send /start {}.)",
+            start.text, start.payload
+        ))],
         Reply::Help(help) => {
             let width = help
                 .lines
@@ -218,7 +222,7 @@ pub fn heading(reply: &Reply) -> Option<String> {
         Reply::List(list) => list.heading.clone(),
         Reply::Help(_) => "Rouge commands".to_owned(),
         Reply::Announcement(a) => announcement_text::<Plain>(a).plain_headline,
-        Reply::Done(_) | Reply::Error(_) => return None,
+        Reply::Done(_) | Reply::Error(_) | Reply::StartPrivately(_) => return None,
     })
 }
 
@@ -243,15 +247,24 @@ pub fn actions(reply: &Reply) -> Vec<Action> {
     match reply {
         Reply::Card(card) => vec![
             action("Scores", format!("/anime scores #{}", card.id)),
+            action("Related", format!("/anime related #{}", card.id)),
+            action("Follow", format!("/anime follow #{}", card.id)),
             action("Subscribe here", format!("/anime subscribe #{}", card.id)),
         ],
         Reply::Scores(view) => vec![action("Card", format!("/anime #{}", view.id))],
-        Reply::Announcement(a) => vec![action("Card", format!("/anime #{}", a.entry))],
+        Reply::Announcement(a) => vec![
+            action("Card", format!("/anime #{}", a.entry)),
+            action("Follow", format!("/anime follow #{}", a.entry)),
+        ],
         Reply::List(list) => [("◂ Previous", &list.previous), ("Next ▸", &list.next)]
             .into_iter()
             .filter_map(|(label, command)| command.clone().map(|c| action(label, c)))
             .collect(),
-        Reply::Picker(_) | Reply::Done(_) | Reply::Help(_) | Reply::Error(_) => Vec::new(),
+        Reply::Picker(_)
+        | Reply::Done(_)
+        | Reply::Help(_)
+        | Reply::Error(_)
+        | Reply::StartPrivately(_) => Vec::new(),
     }
 }
 

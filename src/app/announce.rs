@@ -9,7 +9,7 @@ use super::{App, CommandError, Resolved};
 use crate::core::announce::projection::{Airing, Projection};
 use crate::core::announce::schedule;
 use crate::core::announce::{self, ChatSettings, Job, ReleaseEvent, Subscription, Target, Variant};
-use crate::core::caller::Caller;
+use crate::core::caller::{Caller, ChatRef};
 use crate::core::catalog::model::{Entry, Release, Unit};
 use crate::core::command::{EpisodeInput, SettingsChange, SubTarget, TitleRef};
 use crate::core::reply::{ListItem, ListView, Reply, episode_words};
@@ -124,7 +124,7 @@ impl App {
         let settings = self.settings_for(caller)?;
         let (target, kind, genre, name) = match target {
             SubTarget::Title(title) => {
-                match self.resolve(&title, |id| format!("/anime subscribe #{id}"), false)? {
+                match self.resolve_for(caller, &title, |id| format!("/anime subscribe #{id}"))? {
                     Resolved::One(entry) => (
                         Target::Entry(entry.id),
                         None,
@@ -210,9 +210,23 @@ impl App {
 
     pub(super) fn subscriptions(&self, caller: &Caller) -> Result<Reply, CommandError> {
         let settings = self.store().chat_settings(&caller.chat())?;
+        self.subscription_list(
+            &caller.chat(),
+            format!("Subscriptions of this chat ({})", describe_settings(&settings)),
+            "This chat has no subscriptions. A chat admin can add one with /anime subscribe <title>.".into(),
+        )
+    }
+
+    /// A chat's subscriptions as a list (a person's follows are theirs).
+    pub(super) fn subscription_list(
+        &self,
+        chat: &ChatRef,
+        heading: String,
+        empty: String,
+    ) -> Result<Reply, CommandError> {
         let items = self
             .store()
-            .subscriptions_of(&caller.chat())?
+            .subscriptions_of(chat)?
             .into_iter()
             .map(|sub| {
                 let (id, text) = match sub.target {
@@ -249,9 +263,9 @@ impl App {
             note: None,
             previous: None,
             next: None,
-            heading: format!("Subscriptions of this chat ({})", describe_settings(&settings)),
+            heading,
             items,
-            empty: "This chat has no subscriptions. A chat admin can add one with /anime subscribe <title>.".into(),
+            empty,
         }))
     }
 
@@ -268,6 +282,24 @@ impl App {
             ));
         }
         self.require_chat_admin(caller)?;
+        self.change_setting(&mut settings, change)?;
+        self.store().set_chat_settings(&caller.chat(), &settings)?;
+        self.store().flush()?;
+        Ok(Reply::done(
+            format!(
+                "Saved. This chat's settings: {}.",
+                describe_settings(&settings)
+            ),
+            None,
+        ))
+    }
+
+    /// Applies one checked change to a chat's (or a person's) settings.
+    pub(super) fn change_setting(
+        &self,
+        settings: &mut ChatSettings,
+        change: SettingsChange,
+    ) -> Result<(), CommandError> {
         match change {
             SettingsChange::Show => {}
             SettingsChange::TimeZone(tz) => settings.tz = tz,
@@ -286,16 +318,9 @@ impl App {
                 }
                 settings.stream = stream;
             }
+            SettingsChange::Adult(on) => settings.adult = on,
         }
-        self.store().set_chat_settings(&caller.chat(), &settings)?;
-        self.store().flush()?;
-        Ok(Reply::done(
-            format!(
-                "Saved. This chat's settings: {}.",
-                describe_settings(&settings)
-            ),
-            None,
-        ))
+        Ok(())
     }
 
     /// Every audio language an announcement can be in: the original, the
@@ -367,6 +392,9 @@ impl App {
         let until = now + Duration::days(i64::from(days));
         let mut upcoming: Vec<(Airing, std::sync::Arc<Entry>)> = Vec::new();
         for entry in self.catalog().entries() {
+            if !settings.adult && entry.is_adult_title() {
+                continue;
+            }
             let Some(projection) = Projection::of(entry) else {
                 continue;
             };
@@ -628,14 +656,17 @@ fn all_name(kind: Option<&str>, genre: Option<&str>) -> String {
     }
 }
 
-fn describe_settings(s: &ChatSettings) -> String {
+pub(super) fn describe_settings(s: &ChatSettings) -> String {
     let audio = if s.audio.is_empty() {
         "any".to_owned()
     } else {
         s.audio.join(", ")
     };
     format!(
-        "time zone {}, delay {} min, audio {audio}, stream {}",
-        s.tz, s.delay_min, s.stream
+        "time zone {}, delay {} min, audio {audio}, stream {}, adult titles {}",
+        s.tz,
+        s.delay_min,
+        s.stream,
+        if s.adult { "on" } else { "off" }
     )
 }

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::{App, CommandError};
 use crate::core::announce::projection::Projection;
 use crate::core::caller::Caller;
+use crate::core::catalog::Catalog;
 use crate::core::catalog::model::{Entry, EntryId, Kind, Release, Status, TitleLang};
-use crate::core::catalog::search::MatchKind;
+use crate::core::catalog::search::{Hit, MatchKind};
 use crate::core::catalog::{scores, text};
 use crate::core::command::TitleRef;
 use crate::core::reply::{Card, Choice, ListItem, ListView, NextEpisode, Picker, Reply};
@@ -33,23 +34,55 @@ pub(super) enum Resolved {
 }
 
 impl App {
+    /// Whether adult titles may appear where `caller` writes (the chat's
+    /// setting; a private chat's is the person's own).
+    pub(super) fn shows_adult(&self, caller: &Caller) -> Result<bool, CommandError> {
+        Ok(self.store().chat_settings(&caller.chat())?.adult)
+    }
+
+    /// Resolves a title for an owner's command: every entry counts.
     pub(super) fn resolve(
         &self,
         title: &TitleRef,
         pick: impl Fn(EntryId) -> String,
         strict: bool,
     ) -> Result<Resolved, CommandError> {
+        self.resolve_where(title, pick, strict, true)
+    }
+
+    /// Resolves a title for `caller`: an adult title is found only where
+    /// adult titles are on; asked for by `#id`, it is said to be hidden.
+    pub(super) fn resolve_for(
+        &self,
+        caller: &Caller,
+        title: &TitleRef,
+        pick: impl Fn(EntryId) -> String,
+    ) -> Result<Resolved, CommandError> {
+        let adult = self.shows_adult(caller)?;
+        self.resolve_where(title, pick, false, adult)
+    }
+
+    fn resolve_where(
+        &self,
+        title: &TitleRef,
+        pick: impl Fn(EntryId) -> String,
+        strict: bool,
+        adult: bool,
+    ) -> Result<Resolved, CommandError> {
         let query = match title {
             TitleRef::Id(id) => {
-                return self
-                    .entry(*id)
-                    .map(Resolved::One)
-                    .ok_or(CommandError::NoSuchId(*id));
+                let entry = self.entry(*id).ok_or(CommandError::NoSuchId(*id))?;
+                if !adult && entry.is_adult_title() {
+                    return Err(CommandError::Hidden(*id));
+                }
+                return Ok(Resolved::One(entry));
             }
             TitleRef::Query(q) => q,
         };
         let catalog = self.catalog();
-        let hits = catalog.search(query, self.inner.picker_size);
+        let hits = catalog.search_where(query, self.inner.picker_size, |e| {
+            adult || !e.is_adult_title()
+        });
         let Some(top) = hits.first() else {
             return Err(CommandError::NotFound(query.clone()));
         };
@@ -168,10 +201,11 @@ impl App {
         title: &TitleRef,
         rating: u8,
     ) -> Result<Reply, CommandError> {
-        let entry = match self.resolve(title, |id| format!("/anime rate #{id} {rating}"), false)? {
-            Resolved::One(entry) => entry,
-            Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
-        };
+        let entry =
+            match self.resolve_for(caller, title, |id| format!("/anime rate #{id} {rating}"))? {
+                Resolved::One(entry) => entry,
+                Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
+            };
         let previous = self
             .inner
             .store
@@ -198,11 +232,18 @@ impl App {
         Ok(Reply::done(text, Some(entry.id)))
     }
 
-    pub(super) fn top(&self, genre: Option<&str>, limit: usize) -> Reply {
+    pub(super) fn top(
+        &self,
+        caller: &Caller,
+        genre: Option<&str>,
+        limit: usize,
+    ) -> Result<Reply, CommandError> {
+        let adult = self.shows_adult(caller)?;
         let wanted = genre.map(|g| text::fold(g).key);
         let catalog = self.catalog();
         let mut ranked: Vec<(scores::Tenths, u64, Arc<Entry>)> = catalog
             .entries()
+            .filter(|e| adult || !e.is_adult_title())
             .filter(|e| {
                 wanted
                     .as_ref()
@@ -220,7 +261,7 @@ impl App {
             Some(g) => format!("Top {limit} in {g}"),
             None => format!("Top {limit}"),
         };
-        Reply::List(ListView {
+        Ok(Reply::List(ListView {
             note: None,
             previous: None,
             next: None,
@@ -238,7 +279,21 @@ impl App {
                     detail: format!("{score} · {}", detail(&e)),
                 })
                 .collect(),
-        })
+        }))
+    }
+
+    /// Title suggestions as `caller` types (autocomplete, inline mode):
+    /// only titles that may appear where they write.
+    pub fn suggest(&self, caller: &Caller, typed: &str, limit: usize) -> Vec<SearchResult> {
+        let adult = self.shows_adult(caller).unwrap_or(false);
+        let catalog = self.catalog();
+        catalog
+            .search_where(&text::clean_input(typed), limit, |e| {
+                adult || !e.is_adult_title()
+            })
+            .into_iter()
+            .filter_map(|hit| search_result(&catalog, hit))
+            .collect()
     }
 
     /// Ranked look-up for `rouge search`.
@@ -247,23 +302,25 @@ impl App {
         catalog
             .search(&text::clean_input(query), limit)
             .into_iter()
-            .filter_map(|hit| {
-                let entry = catalog.entry(hit.entry)?;
-                Some(SearchResult {
-                    id: entry.id,
-                    title: entry.title.clone(),
-                    matched: hit.matched,
-                    score: (hit.score * 1000.0).round() / 1000.0,
-                    how: hit.how,
-                    external_ids: entry.external_ids.clone(),
-                })
-            })
+            .filter_map(|hit| search_result(&catalog, hit))
             .collect()
     }
 }
 
+fn search_result(catalog: &Catalog, hit: Hit) -> Option<SearchResult> {
+    let entry = catalog.entry(hit.entry)?;
+    Some(SearchResult {
+        id: entry.id,
+        title: entry.title.clone(),
+        matched: hit.matched,
+        score: (hit.score * 1000.0).round() / 1000.0,
+        how: hit.how,
+        external_ids: entry.external_ids.clone(),
+    })
+}
+
 /// `TV · 2024` for pickers and lists.
-fn detail(entry: &Entry) -> String {
+pub(super) fn detail(entry: &Entry) -> String {
     let mut parts = Vec::new();
     if let Some(kind) = entry.kind {
         parts.push(kind.label().to_owned());

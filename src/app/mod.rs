@@ -55,6 +55,10 @@ pub enum CommandError {
     NotFound(String),
     #[error("There is no entry #{0}.")]
     NoSuchId(EntryId),
+    #[error(
+        "#{0} is an adult title, hidden in this chat. A chat admin can show adult titles with /anime settings adult on (in a private chat: /anime me adult on)."
+    )]
+    Hidden(EntryId),
     #[error("Only the bot's owners can change the catalog (you are {0}).")]
     NotOwner(String),
     #[error("Only this chat's admins can change its subscriptions and settings.")]
@@ -70,7 +74,9 @@ impl CommandError {
         match self {
             CommandError::Parse(_) | CommandError::BadInput(_) => ErrorKind::BadInput,
             CommandError::NotFound(_) | CommandError::NoSuchId(_) => ErrorKind::NotFound,
-            CommandError::NotOwner(_) | CommandError::NotChatAdmin => ErrorKind::NotAllowed,
+            CommandError::NotOwner(_) | CommandError::NotChatAdmin | CommandError::Hidden(_) => {
+                ErrorKind::NotAllowed
+            }
             CommandError::Store(_) => ErrorKind::Unavailable,
         }
     }
@@ -129,10 +135,12 @@ struct Inner {
 }
 
 mod announce;
+mod browse;
 pub mod dispatch;
 mod edit;
 mod importing;
 mod lookup;
+mod personal;
 mod refresh;
 
 use lookup::Resolved;
@@ -315,7 +323,9 @@ impl App {
         let started = Instant::now();
         let name = cmd.name();
         let lookup = matches!(cmd, Command::Info(_) | Command::Scores(_));
-        let result = self.run(caller, cmd);
+        let result = self
+            .run(caller, cmd)
+            .map(|reply| self.with_stopped_notice(caller, reply));
         let took = started.elapsed();
         let latency_us = took.as_micros() as u64;
         if lookup {
@@ -341,13 +351,13 @@ impl App {
     fn run(&self, caller: &Caller, cmd: Command) -> Result<Reply, CommandError> {
         match cmd {
             Command::Info(title) => Ok(
-                match self.resolve(&title, |id| format!("/anime #{id}"), false)? {
+                match self.resolve_for(caller, &title, |id| format!("/anime #{id}"))? {
                     Resolved::One(entry) => Reply::Card(Box::new(self.card(&self.fresh(entry))?)),
                     Resolved::Choose(picker) => Reply::Picker(picker),
                 },
             ),
             Command::Scores(title) => Ok(
-                match self.resolve(&title, |id| format!("/anime scores #{id}"), false)? {
+                match self.resolve_for(caller, &title, |id| format!("/anime scores #{id}"))? {
                     Resolved::One(entry) => {
                         let entry = self.fresh(entry);
                         Reply::Scores(Box::new(ScoresView {
@@ -361,7 +371,7 @@ impl App {
                 },
             ),
             Command::Rate { title, rating } => self.rate(caller, &title, rating),
-            Command::Top { genre, limit } => Ok(self.top(genre.as_deref(), limit)),
+            Command::Top { genre, limit } => self.top(caller, genre.as_deref(), limit),
             Command::Help { topic } => Ok(self.help(caller, topic.as_deref())),
             Command::Airing { days, page } => self.airing(caller, days, page),
             Command::Subscriptions => self.subscriptions(caller),
@@ -377,6 +387,13 @@ impl App {
                 self.unsubscribe(caller, target)
             }
             Command::Settings(change) => self.settings(caller, change),
+            Command::Random { genre } => self.random(caller, genre.as_deref()),
+            Command::Season { season, year, page } => self.season(caller, season, year, page),
+            Command::Related(title) => self.related(caller, &title),
+            Command::Follow(title) => self.follow(caller, &title),
+            Command::Unfollow(title) => self.unfollow(caller, title.as_ref()),
+            Command::Following => self.following(caller),
+            Command::Me(change) => self.me(caller, change),
             Command::Admin(admin) => {
                 if !self.is_owner(caller) {
                     return Err(CommandError::NotOwner(caller.key()));

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::platform::Platform;
+pub use super::platform::{Personal, Platform};
 
 /// The user behind a command, and the chat it was sent in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,27 @@ impl Caller {
     /// `platform:user_id`, as owners are listed in the config.
     pub fn key(&self) -> String {
         format!("{}:{}", self.platform, self.user_id)
+    }
+
+    /// The chat that holds this person's follows and own settings, where
+    /// their private alerts go.
+    pub fn personal_chat(&self) -> ChatRef {
+        let chat_id = match self.platform.info().personal {
+            Personal::TheChat => self.chat_id.clone(),
+            Personal::UserChat => self.user_id.clone(),
+            Personal::Opened { prefix } => format!("{prefix}{}", self.user_id),
+        };
+        ChatRef {
+            platform: self.platform,
+            chat_id,
+        }
+    }
+
+    /// Whether the bot can write to this person privately now: not when
+    /// the platform needs the person to open the private chat first and
+    /// they wrote from a group.
+    pub fn reachable_privately(&self) -> bool {
+        !(self.platform.info().personal == Personal::UserChat && self.is_group)
     }
 
     /// The chat this caller wrote in.

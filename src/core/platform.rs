@@ -32,6 +32,22 @@ pub struct PlatformInfo {
     /// The secrets its adapter reads (from the secrets file, or the
     /// environment in upper case).
     pub secrets: &'static [&'static str],
+    /// Where a person's private alerts go.
+    pub personal: Personal,
+}
+
+/// Where a platform lets the bot write to one person privately: the chat
+/// that holds a person's follows and own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personal {
+    /// The chat the person writes in (the local console).
+    TheChat,
+    /// The private chat whose id is the person's user id, which the person
+    /// must open first: from a group, following asks them to start it.
+    UserChat,
+    /// A direct-message channel the adapter opens when it first posts:
+    /// `prefix` and the user id name it.
+    Opened { prefix: &'static str },
 }
 
 /// Every platform.
@@ -42,6 +58,7 @@ pub static PLATFORMS: [PlatformInfo; 3] = [
         code: 0,
         limits: RateLimits::LOCAL,
         secrets: &[],
+        personal: Personal::TheChat,
     },
     PlatformInfo {
         platform: Platform::Telegram,
@@ -49,6 +66,7 @@ pub static PLATFORMS: [PlatformInfo; 3] = [
         code: 1,
         limits: RateLimits::TELEGRAM,
         secrets: &["telegram_bot_token", "telegram_webhook_secret"],
+        personal: Personal::UserChat,
     },
     PlatformInfo {
         platform: Platform::Discord,
@@ -56,6 +74,7 @@ pub static PLATFORMS: [PlatformInfo; 3] = [
         code: 2,
         limits: RateLimits::DISCORD,
         secrets: &["discord_token", "discord_public_key"],
+        personal: Personal::Opened { prefix: "dm:" },
     },
 ];
 

@@ -24,6 +24,18 @@ pub enum Reply {
     Error(ErrorReply),
     /// A new episode, posted to a subscribed chat.
     Announcement(Box<Announcement>),
+    /// The person must open a private chat with the bot first (following
+    /// from a group where the platform needs that).
+    StartPrivately(StartPrivately),
+}
+
+/// What to open privately, and what it does there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartPrivately {
+    pub text: String,
+    /// The start parameter that runs the action in the private chat
+    /// (`follow-<id>`; `/start <payload>` reads it back).
+    pub payload: String,
 }
 
 /// Everything shown about one entry.
@@ -215,6 +227,26 @@ impl Reply {
             ErrorKind::Unavailable,
             "Something went wrong on our side; please try again.",
         )
+    }
+
+    /// Puts `notice` before what the reply says, where the reply has room
+    /// for a line of its own; `false` when it has none (nothing changed).
+    pub fn add_notice(&mut self, notice: &str) -> bool {
+        let before = |text: &str| format!("{notice}\n\n{text}");
+        let note = |note: &mut Option<String>| {
+            *note = Some(match note.take() {
+                Some(old) => before(&old),
+                None => notice.to_owned(),
+            });
+        };
+        match self {
+            Reply::Done(n) => n.text = before(&n.text),
+            Reply::Error(e) => e.message = before(&e.message),
+            Reply::List(list) => note(&mut list.note),
+            Reply::Card(card) => note(&mut card.note),
+            _ => return false,
+        }
+        true
     }
 
     pub fn done(text: impl Into<String>, id: Option<EntryId>) -> Reply {

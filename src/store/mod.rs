@@ -11,10 +11,12 @@ mod fixtures;
 mod keys;
 pub mod migrate;
 mod outbox;
+mod person;
 mod records;
 
 pub use announce::Subscribed;
 pub use outbox::{Deliveries, DueJob, JobKey, RecentPost, ReleaseCache};
+pub use person::{FORGOTTEN, Forgotten, Stopped};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};

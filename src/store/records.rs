@@ -284,6 +284,7 @@ pub fn encode_settings(settings: &ChatSettings) -> Vec<u8> {
     }
     w.str(&settings.stream);
     w.u8(u8::from(settings.is_group));
+    w.u8(u8::from(settings.adult));
     w.0
 }
 
@@ -300,12 +301,15 @@ pub fn decode_settings(bytes: &[u8]) -> Option<ChatSettings> {
     let audio = (0..count).map(|_| r.str()).collect::<Option<Vec<_>>>()?;
     let stream = r.str()?;
     let is_group = r.flag()?;
+    // Records written before the adult setting existed end here.
+    let adult = if r.0.is_empty() { false } else { r.flag()? };
     r.done(ChatSettings {
         tz,
         delay_min,
         audio,
         stream,
         is_group,
+        adult,
     })
 }
 
@@ -420,10 +424,21 @@ mod tests {
             audio: vec!["tamil".into(), "hindi".into()],
             stream: "crunchyroll".into(),
             is_group: true,
+            adult: true,
         };
         let bytes = encode_settings(&settings);
-        assert_eq!(decode_settings(&bytes), Some(settings));
-        for len in 0..bytes.len() {
+        assert_eq!(decode_settings(&bytes), Some(settings.clone()));
+        // Without its last byte it is a record written before the adult
+        // setting existed: adult titles off.
+        let old = &bytes[..bytes.len() - 1];
+        assert_eq!(
+            decode_settings(old),
+            Some(ChatSettings {
+                adult: false,
+                ..settings
+            })
+        );
+        for len in 0..old.len() {
             assert_eq!(decode_settings(&bytes[..len]), None, "cut at {len}");
         }
         // A language count far beyond what the record holds.

@@ -215,11 +215,12 @@ async fn autocomplete_response(
         .map(|o| o.value.to_owned())
         .unwrap_or_default();
     let app = app.clone();
+    let (caller, _) = command_of(interaction);
     let hits = tokio::task::spawn_blocking(move || {
         if typed.trim().is_empty() {
             Vec::new()
         } else {
-            app.search(&typed, 25)
+            app.suggest(&caller, &typed, 25)
         }
     })
     .await

@@ -108,7 +108,11 @@ pub fn render(reply: &Reply) -> Rendered {
     let embed = match reply {
         Reply::Card(card) => card_embed(card),
         Reply::Announcement(a) => announcement_embed(a),
-        Reply::Picker(_) | Reply::Help(_) | Reply::Error(_) | Reply::Done(_) => {
+        Reply::Picker(_)
+        | Reply::Help(_)
+        | Reply::Error(_)
+        | Reply::Done(_)
+        | Reply::StartPrivately(_) => {
             let lines = text::lines::<Markdown>(reply);
             Embed::new(&title).description(&lines.join("\n")).embed
         }
@@ -121,17 +125,14 @@ pub fn render(reply: &Reply) -> Rendered {
         }
     };
     let mut components = Vec::new();
-    if let Reply::Picker(picker) = reply {
-        let options: Vec<CreateSelectMenuOption> = picker
-            .choices
-            .iter()
-            .filter(|c| c.command.len() <= CUSTOM_ID_LIMIT)
-            .map(|c| {
-                CreateSelectMenuOption::new(
-                    cut(&format!("{} ({})", c.title, c.detail), 100),
-                    c.command.clone(),
-                )
-            })
+    if matches!(reply, Reply::Picker(_) | Reply::List(_)) {
+        // A picker's choices, or the titles a list names: a menu that opens one.
+        // Option values must differ (an airing list may name a title twice).
+        let mut seen = std::collections::HashSet::new();
+        let options: Vec<CreateSelectMenuOption> = text::item_actions(reply)
+            .into_iter()
+            .filter(|a| a.command.len() <= CUSTOM_ID_LIMIT && seen.insert(a.command.clone()))
+            .map(|a| CreateSelectMenuOption::new(cut(&a.label, 100), a.command))
             .collect();
         if !options.is_empty() {
             components.push(CreateActionRow::SelectMenu(

@@ -75,10 +75,25 @@ impl Ctx {
         }
         match name.to_ascii_lowercase().as_str() {
             "anime" => Some(format!("/anime {rest}")),
-            "start" | "help" => Some("/anime help".to_owned()),
+            // A deep link's payload comes with /start (`follow-<id>`).
+            "start" => Some(format!("/start {rest}")),
+            "help" => Some("/anime help".to_owned()),
             // Another bot's command, or one this bot does not have.
             _ => None,
         }
+    }
+
+    /// Renders a reply; one that asks the person to open a private chat
+    /// gets a button that opens it with the action's deep link.
+    fn render(&self, reply: &Reply) -> Rendered {
+        let mut rendered = render::render(reply);
+        if let Reply::StartPrivately(start) = reply {
+            rendered.link = Some((
+                "Open a private chat".to_owned(),
+                format!("https://t.me/{}?start={}", self.username, start.payload),
+            ));
+        }
+        rendered
     }
 
     /// Whether `user` administers `chat`, from getChatMember, cached briefly.
@@ -148,14 +163,24 @@ fn message_caller(msg: &Message) -> Caller {
     }
 }
 
-fn keyboard(rows: &[Vec<render::Button>]) -> Option<InlineKeyboardMarkup> {
-    (!rows.is_empty()).then(|| {
-        InlineKeyboardMarkup::new(rows.iter().map(|row| {
+fn keyboard(
+    rows: &[Vec<render::Button>],
+    link: Option<&(String, String)>,
+) -> Option<InlineKeyboardMarkup> {
+    let mut keyboard: Vec<Vec<InlineKeyboardButton>> = rows
+        .iter()
+        .map(|row| {
             row.iter()
                 .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.command.clone()))
-                .collect::<Vec<_>>()
-        }))
-    })
+                .collect()
+        })
+        .collect();
+    if let Some((label, url)) = link
+        && let Ok(url) = reqwest::Url::parse(url)
+    {
+        keyboard.push(vec![InlineKeyboardButton::url(label.clone(), url)]);
+    }
+    (!keyboard.is_empty()).then(|| InlineKeyboardMarkup::new(keyboard))
 }
 
 /// Sends a rendered reply: the photo (falling back to text if Telegram
@@ -166,8 +191,9 @@ async fn send(bot: &Bot, chat: ChatId, rendered: Rendered) -> Result<String, Req
         photo,
         mut messages,
         buttons,
+        link,
     } = rendered;
-    let markup = keyboard(&buttons);
+    let markup = keyboard(&buttons, link.as_ref());
     let mut last = None;
     if let Some(photo) = photo {
         match reqwest::Url::parse(&photo.url) {
@@ -219,7 +245,7 @@ async fn on_message(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> Result<(), Request
     let reply = ctx
         .execute(&bot, message_caller(&msg), command::parse(&line))
         .await;
-    send(&bot, msg.chat.id, render::render(&reply))
+    send(&bot, msg.chat.id, ctx.render(&reply))
         .await
         .map(|_| ())
 }
@@ -261,7 +287,7 @@ async fn on_callback(bot: Bot, query: CallbackQuery, ctx: Arc<Ctx>) -> Result<()
         }
         _ => {
             bot.answer_callback_query(query.id.clone()).await?;
-            send(&bot, chat, render::render(&reply)).await?;
+            send(&bot, chat, ctx.render(&reply)).await?;
         }
     }
     Ok(())
@@ -270,28 +296,33 @@ async fn on_callback(bot: Bot, query: CallbackQuery, ctx: Arc<Ctx>) -> Result<()
 async fn on_inline_query(bot: Bot, query: InlineQuery, ctx: Arc<Ctx>) -> Result<(), RequestError> {
     let app = ctx.app.clone();
     let text = query.query.clone();
-    let results = tokio::task::spawn_blocking(move || inline_results(&app, &text))
+    let user = query.from.id;
+    let results = tokio::task::spawn_blocking(move || inline_results(&app, user, &text))
         .await
         .unwrap_or_default();
+    // Personal: what one person may see (adult titles) is not another's.
     bot.answer_inline_query(query.id.clone(), results)
         .cache_time(30)
+        .is_personal(true)
         .await?;
     Ok(())
 }
 
 /// Up to ten articles for an inline query, each a card.
-fn inline_results(app: &App, query: &str) -> Vec<InlineQueryResult> {
+/// The person's own settings decide what they see (adult titles), as in
+/// their private chat with the bot.
+fn inline_results(app: &App, user: UserId, query: &str) -> Vec<InlineQueryResult> {
     if query.trim().is_empty() || query.chars().count() > command::MAX_TITLE_CHARS {
         return Vec::new();
     }
     let viewer = Caller {
         platform: Platform::Telegram,
-        user_id: "inline".into(),
-        chat_id: "inline".into(),
+        user_id: user.0.to_string(),
+        chat_id: user.0.to_string(),
         is_chat_admin: false,
         is_group: false,
     };
-    app.search(query, INLINE_RESULTS)
+    app.suggest(&viewer, query, INLINE_RESULTS)
         .into_iter()
         .filter_map(|hit| {
             let Reply::Card(card) = app.execute(&viewer, Command::Info(TitleRef::Id(hit.id)))

@@ -28,6 +28,8 @@ pub struct Rendered {
     pub photo: Option<Photo>,
     pub messages: Vec<String>,
     pub buttons: Vec<Vec<Button>>,
+    /// A button that opens a link, `(label, url)`, below the others.
+    pub link: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,7 @@ pub fn render(reply: &Reply) -> Rendered {
         photo,
         messages: pack(&rest, TEXT_LIMIT),
         buttons: buttons(reply),
+        link: None,
     }
 }
 

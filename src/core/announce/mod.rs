@@ -96,6 +96,10 @@ pub struct ChatSettings {
     /// A group or channel (stricter platform rate limits apply).
     #[serde(default)]
     pub is_group: bool,
+    /// Whether adult titles may appear (look-ups, lists, `all`
+    /// announcements); off unless a chat admin turns it on.
+    #[serde(default)]
+    pub adult: bool,
 }
 
 impl Default for ChatSettings {
@@ -106,6 +110,7 @@ impl Default for ChatSettings {
             audio: Vec::new(),
             stream: "tv".into(),
             is_group: false,
+            adult: false,
         }
     }
 }

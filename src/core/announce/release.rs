@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::projection::Projection;
-use super::{ChatSettings, Subscription, Variant};
+use super::{ChatSettings, Subscription, Target, Variant};
 use crate::core::caller::ChatRef;
 use crate::core::catalog::model::{Entry, EntryId, Link, Unit};
 
@@ -201,7 +201,10 @@ pub fn jobs_for(
     let mut chats = std::collections::HashSet::new();
     for (sub, settings) in subscribers {
         let follows = event.stream.as_ref().is_none_or(|s| *s == settings.stream);
+        // Everything means everything this chat may see.
+        let hidden = sub.target == Target::All && entry.is_adult_title() && !settings.adult;
         if !follows
+            || hidden
             || !sub.covers(entry)
             || !event.variant.wanted_by(settings)
             || !chats.insert(&sub.chat)

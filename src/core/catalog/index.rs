@@ -66,6 +66,31 @@ impl Catalog {
         self.index.search(query, limit)
     }
 
+    /// The best `limit` hits among entries that pass `keep` (a chat's
+    /// filter): the index is asked for more until enough pass or it has no
+    /// more.
+    pub fn search_where(
+        &self,
+        query: &str,
+        limit: usize,
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<Hit> {
+        let mut asked = limit;
+        loop {
+            let hits = self.index.search(query, asked);
+            let exhausted = hits.len() < asked;
+            let kept: Vec<Hit> = hits
+                .into_iter()
+                .filter(|h| self.get(h.entry).is_some_and(&keep))
+                .take(limit)
+                .collect();
+            if kept.len() == limit || exhausted || asked >= 64 * limit.max(1) {
+                return kept;
+            }
+            asked *= 4;
+        }
+    }
+
     /// Adds or replaces an entry.
     pub fn upsert(&mut self, entry: Entry) {
         if let Some(old) = self.entries.get(&entry.id).cloned() {

@@ -111,6 +111,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// For adults only: a source says so (`isAdult`), or it has the Hentai
+    /// or Erotica genre. Chats and people see such titles only when they
+    /// turned adult titles on.
+    pub fn is_adult_title(&self) -> bool {
+        self.is_adult == Some(true)
+            || self
+                .genres
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case("hentai") || g.eq_ignore_ascii_case("erotica"))
+    }
+
     /// A new entry with only a title.
     pub fn new(id: EntryId, title: impl Into<String>) -> Self {
         Entry {

@@ -7,13 +7,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::args::{Args, Value, is_open_quote};
 use super::spec::usage_of;
 use super::{
-    AdminCommand, Command, EpisodeInput, MAX_AIRING_DAYS, MAX_EPISODE, MAX_TOP, ParseError,
-    ScoreInput, SettingsChange, SubTarget, TitleRef, usage,
+    AdminCommand, Command, EpisodeInput, MAX_AIRING_DAYS, MAX_EPISODE, MAX_TOP, MAX_YEAR, MIN_YEAR,
+    MeChange, ParseError, ScoreInput, SettingsChange, SubTarget, TitleRef, usage,
 };
 use crate::core::announce::MAX_DELAY_MIN;
 use crate::core::announce::schedule;
 use crate::core::catalog::edit::{self, FieldValue, MAX_TITLE_CHARS};
-use crate::core::catalog::model::{Field, Kind, TitleLang};
+use crate::core::catalog::model::{Field, Kind, SeasonName, TitleLang};
 use crate::core::catalog::scores;
 
 /// A title argument: `#id`, or text to look up.
@@ -206,6 +206,29 @@ pub(super) fn settings(args: &Args) -> Result<Command, ParseError> {
     let u = usage_of("settings");
     let what = args.text("setting").unwrap_or_default();
     let value = args.text("value").unwrap_or_default();
+    Ok(Command::Settings(settings_change(&what, &value, u)?))
+}
+
+/// `/anime me`: the settings `/anime settings` has, for the caller's own
+/// alerts, or `forget`.
+pub(super) fn me(args: &Args) -> Result<Command, ParseError> {
+    let u = usage_of("me");
+    let what = args.text("setting").unwrap_or_default();
+    let value = args.text("value").unwrap_or_default();
+    if what.eq_ignore_ascii_case("forget") {
+        if !value.is_empty() {
+            return Err(usage("/anime me forget takes nothing after it.", u));
+        }
+        return Ok(Command::Me(MeChange::Forget));
+    }
+    Ok(Command::Me(MeChange::Settings(settings_change(
+        &what, &value, u,
+    )?)))
+}
+
+/// One setting and its value, checked (`what` empty: show them).
+fn settings_change(what: &str, value: &str, u: &'static str) -> Result<SettingsChange, ParseError> {
+    let value = value.to_owned();
     let need = |v: &str| {
         if v.is_empty() {
             Err(usage(format!("Give a value for {what}."), u))
@@ -264,9 +287,86 @@ pub(super) fn settings(args: &Args) -> Result<Command, ParseError> {
             }
             SettingsChange::Stream(stream)
         }
+        "adult" => match value.to_ascii_lowercase().as_str() {
+            "on" | "yes" | "true" => SettingsChange::Adult(true),
+            "off" | "no" | "false" => SettingsChange::Adult(false),
+            _ => return Err(usage("Say adult on or adult off.", u)),
+        },
         other => return Err(usage(format!("Unknown setting \"{other}\"."), u)),
     };
-    Ok(Command::Settings(change))
+    Ok(change)
+}
+
+pub(super) fn random(args: &Args) -> Result<Command, ParseError> {
+    Ok(Command::Random {
+        genre: genre(args, "random")?,
+    })
+}
+
+/// The optional `genre` option, checked like a genre an admin sets.
+fn genre(args: &Args, command: &'static str) -> Result<Option<String>, ParseError> {
+    args.text("genre")
+        .map(|g| edit::checked_word(&g).map_err(|m| usage(m, usage_of(command))))
+        .transpose()
+}
+
+/// `[winter|spring|summer|fall] [year]` in either order (the text form
+/// writes both in the `season` option; Discord gives `year` apart).
+pub(super) fn season(args: &Args) -> Result<Command, ParseError> {
+    let u = usage_of("season");
+    let years = i64::from(MIN_YEAR)..=i64::from(MAX_YEAR);
+    let bad_year = |text: &str| {
+        usage(
+            format!("\"{text}\" is not a year from {MIN_YEAR} to {MAX_YEAR}."),
+            u,
+        )
+    };
+    let mut year = number(args, "year", years.clone(), bad_year)?.map(|y| y as i32);
+    let mut season = None;
+    for word in args.text("season").unwrap_or_default().split_whitespace() {
+        if let Ok(name) = word.parse::<SeasonName>()
+            && season.is_none()
+        {
+            season = Some(name);
+        } else if let Ok(y) = word.parse::<i64>()
+            && year.is_none()
+        {
+            if !years.contains(&y) {
+                return Err(bad_year(word));
+            }
+            year = Some(y as i32);
+        } else {
+            return Err(usage(
+                format!("\"{word}\" is not a season (winter, spring, summer, fall) or a year."),
+                u,
+            ));
+        }
+    }
+    let page = number(args, "page", 1..=1000, |text| {
+        usage(format!("\"{text}\" is not a page number."), u)
+    })?
+    .map_or(1, |p| p as usize);
+    Ok(Command::Season { season, year, page })
+}
+
+pub(super) fn related(args: &Args) -> Result<Command, ParseError> {
+    Ok(Command::Related(title(args, "related")?))
+}
+
+pub(super) fn follow(args: &Args) -> Result<Command, ParseError> {
+    Ok(Command::Follow(title(args, "follow")?))
+}
+
+pub(super) fn unfollow(args: &Args) -> Result<Command, ParseError> {
+    let text = args.text("title").unwrap_or_default();
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(Command::Unfollow(None));
+    }
+    Ok(Command::Unfollow(Some(title(args, "unfollow")?)))
+}
+
+pub(super) fn following(_: &Args) -> Result<Command, ParseError> {
+    Ok(Command::Following)
 }
 
 /// Typed field values from `key=value` pairs.

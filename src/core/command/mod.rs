@@ -12,7 +12,9 @@
 //! /anime top [genre] [n]              best summary scores
 //! /anime airing [days]                upcoming episodes in the chat's zone
 //! /anime subscribe|unsubscribe <title>|all, /anime subscriptions
-//! /anime settings [tz|delay|audio|stream <value>]
+//! /anime settings [tz|delay|audio|stream|adult <value>]
+//! /anime random [genre] · /anime season [season] [year] · /anime related <title>
+//! /anime follow|unfollow <title>, /anime following, /anime me [tz|delay|audio|adult <value>|forget]
 //! /anime help [command]
 //! /anime admin add|edit|delete|alias|score|episode|audit|deliveries …   owners only
 //! ```
@@ -29,7 +31,7 @@ pub use spec::{Access, CommandSpec, Group, OptionKind, OptionSpec};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::catalog::edit::FieldValue;
-use super::catalog::model::{EntryId, Kind, TitleLang};
+use super::catalog::model::{EntryId, Kind, SeasonName, TitleLang};
 
 /// Longest chat line accepted (Telegram's message limit).
 pub const MAX_LINE_CHARS: usize = 4096;
@@ -39,6 +41,10 @@ pub const MAX_TOP: usize = 25;
 pub use super::catalog::edit::MAX_EPISODE;
 /// Most days `/anime airing` looks ahead.
 pub const MAX_AIRING_DAYS: u32 = 14;
+/// The years `/anime season` accepts (the first TV anime aired in 1917's
+/// decade of shorts; nothing is planned past 2100).
+pub const MIN_YEAR: i32 = 1917;
+pub const MAX_YEAR: i32 = 2100;
 
 /// One parsed request.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +79,35 @@ pub enum Command {
     Subscriptions,
     /// Chat admins: show or change the chat's announcement settings.
     Settings(SettingsChange),
+    /// A random title the chat may see, optionally of one genre.
+    Random {
+        genre: Option<String>,
+    },
+    /// A season's titles; `None` means the current one in the chat's zone.
+    Season {
+        season: Option<SeasonName>,
+        year: Option<i32>,
+        /// 1-based page of the chart.
+        page: usize,
+    },
+    /// Prequels, sequels, side stories and films of a title.
+    Related(TitleRef),
+    /// A private alert for each new episode of a title.
+    Follow(TitleRef),
+    /// Stop following a title; `None`: every title.
+    Unfollow(Option<TitleRef>),
+    Following,
+    /// The caller's own settings, or forgetting them.
+    Me(MeChange),
     Admin(AdminCommand),
+}
+
+/// `/anime me …`: the caller's own settings (those of their private
+/// alerts), or deleting everything kept about them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeChange {
+    Settings(SettingsChange),
+    Forget,
 }
 
 /// What a chat subscribes to.
@@ -98,6 +132,8 @@ pub enum SettingsChange {
     Audio(Vec<String>),
     /// The stream whose schedule to follow, or `none`.
     Stream(String),
+    /// Whether adult titles may appear.
+    Adult(bool),
 }
 
 impl Command {
@@ -114,6 +150,14 @@ impl Command {
             Command::Unsubscribe(_) => "unsubscribe",
             Command::Subscriptions => "subscriptions",
             Command::Settings(_) => "settings",
+            Command::Random { .. } => "random",
+            Command::Season { .. } => "season",
+            Command::Related(_) => "related",
+            Command::Follow(_) => "follow",
+            Command::Unfollow(_) => "unfollow",
+            Command::Following => "following",
+            Command::Me(MeChange::Forget) => "me forget",
+            Command::Me(MeChange::Settings(_)) => "me",
             Command::Admin(a) => a.name(),
         }
     }
@@ -145,6 +189,11 @@ impl Command {
                     mention_role: None
                 }
                 | Command::Unsubscribe(SubTarget::Title(TitleRef::Id(_)))
+                | Command::Related(TitleRef::Id(_))
+                | Command::Follow(TitleRef::Id(_))
+                | Command::Unfollow(Some(TitleRef::Id(_)))
+                | Command::Season { .. }
+                | Command::Random { .. }
         )
     }
 }
@@ -275,8 +324,21 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     let (head, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
     match head.to_ascii_lowercase().as_str() {
         "/anime" => parse_anime(rest.trim()),
-        "/help" | "/start" => Ok(Command::Help { topic: None }),
+        "/start" => Ok(parse_start(rest.trim())),
+        "/help" => Ok(Command::Help { topic: None }),
         _ => Err(ParseError::NotACommand),
+    }
+}
+
+/// `/start [payload]`: a deep link's action in a private chat (see
+/// [`StartPrivately`](super::reply::StartPrivately)), else the help.
+fn parse_start(payload: &str) -> Command {
+    match payload
+        .strip_prefix("follow-")
+        .and_then(|id| id.parse::<EntryId>().ok())
+    {
+        Some(id) => Command::Follow(TitleRef::Id(id)),
+        None => Command::Help { topic: None },
     }
 }
 

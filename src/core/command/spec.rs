@@ -7,7 +7,7 @@
 //! through text.
 
 use super::build;
-use super::{Args, Command, MAX_AIRING_DAYS, MAX_EPISODE, MAX_TOP, ParseError};
+use super::{Args, Command, MAX_AIRING_DAYS, MAX_EPISODE, MAX_TOP, MAX_YEAR, MIN_YEAR, ParseError};
 use crate::core::catalog::edit::MAX_TITLE_CHARS;
 
 /// Which command a spec belongs to: `/anime <name>` or `/anime admin <name>`
@@ -123,6 +123,24 @@ const FIELDS: OptionSpec = OptionSpec {
     keys: &[],
 };
 
+const GENRE: OptionSpec = OptionSpec {
+    name: "genre",
+    about: "Only this genre",
+    kind: OptionKind::Text {
+        max: MAX_TITLE_CHARS,
+    },
+    required: false,
+    keys: &[],
+};
+
+const PAGE: OptionSpec = OptionSpec {
+    name: "page",
+    about: "Which page of the list",
+    kind: OptionKind::Integer { min: 1, max: 1000 },
+    required: false,
+    keys: &["page"],
+};
+
 const fn required(option: OptionSpec) -> OptionSpec {
     OptionSpec {
         required: true,
@@ -185,15 +203,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         usage: "/anime top [genre] [n]",
         about: "the best summary scores, optionally in one genre",
         options: &[
-            OptionSpec {
-                name: "genre",
-                about: "Only this genre",
-                kind: OptionKind::Text {
-                    max: MAX_TITLE_CHARS,
-                },
-                required: false,
-                keys: &[],
-            },
+            GENRE,
             OptionSpec {
                 name: "count",
                 about: "How many (1 to 25)",
@@ -246,13 +256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 required: false,
                 keys: &[],
             },
-            OptionSpec {
-                name: "page",
-                about: "Which page of the list",
-                kind: OptionKind::Integer { min: 1, max: 1000 },
-                required: false,
-                keys: &["page"],
-            },
+            PAGE,
         ],
         text: TextForm::LeadPairs { lead: "days" },
         build: build::airing,
@@ -318,8 +322,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         group: Group::Anime,
         access: Access::ChatAdmins,
-        usage: "/anime settings [tz <Area/City> | delay <minutes> | audio <languages>|any | stream <tv|site>|none]",
-        about: "chat admins: time zone, announcement delay, audio languages and the stream to follow",
+        usage: "/anime settings [tz <Area/City> | delay <minutes> | audio <languages>|any | stream <tv|site>|none | adult on|off]",
+        about: "chat admins: time zone, delay, audio languages, the stream to follow, adult titles",
         options: &[
             OptionSpec {
                 name: "setting",
@@ -329,13 +333,14 @@ pub static COMMANDS: &[CommandSpec] = &[
                     ("delay (minutes)", "delay"),
                     ("audio languages", "audio"),
                     ("stream", "stream"),
+                    ("adult titles", "adult"),
                 ]),
                 required: false,
                 keys: &[],
             },
             OptionSpec {
                 name: "value",
-                about: "The new value (e.g. Asia/Kolkata, 30, tamil,japanese, tv)",
+                about: "The new value (e.g. Asia/Kolkata, 30, tamil,japanese, tv, off)",
                 kind: OptionKind::Text { max: 100 },
                 required: false,
                 keys: &[],
@@ -346,6 +351,132 @@ pub static COMMANDS: &[CommandSpec] = &[
             rest: "value",
         },
         build: build::settings,
+    },
+    CommandSpec {
+        name: "random",
+        aliases: &[],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime random [genre]",
+        about: "a random title, optionally of one genre",
+        options: &[GENRE],
+        text: TextForm::Whole("genre"),
+        build: build::random,
+    },
+    CommandSpec {
+        name: "season",
+        aliases: &[],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime season [winter|spring|summer|fall] [year] [page=N]",
+        about: "a season's titles, TV first, best scores first (default: this season here)",
+        options: &[
+            OptionSpec {
+                name: "season",
+                about: "Which season (default: the current one)",
+                kind: OptionKind::Choice(&[
+                    ("winter", "winter"),
+                    ("spring", "spring"),
+                    ("summer", "summer"),
+                    ("fall", "fall"),
+                ]),
+                required: false,
+                keys: &[],
+            },
+            OptionSpec {
+                name: "year",
+                about: "Which year (default: this year)",
+                kind: OptionKind::Integer {
+                    min: MIN_YEAR as i64,
+                    max: MAX_YEAR as i64,
+                },
+                required: false,
+                keys: &["year"],
+            },
+            PAGE,
+        ],
+        text: TextForm::LeadPairs { lead: "season" },
+        build: build::season,
+    },
+    CommandSpec {
+        name: "related",
+        aliases: &["relations"],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime related <title>",
+        about: "prequels, sequels, side stories and films, in airing order",
+        options: &[title(true)],
+        text: TextForm::Whole("title"),
+        build: build::related,
+    },
+    CommandSpec {
+        name: "follow",
+        aliases: &[],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime follow <title>",
+        about: "get a private message when a new episode is out",
+        options: &[title(true)],
+        text: TextForm::Whole("title"),
+        build: build::follow,
+    },
+    CommandSpec {
+        name: "unfollow",
+        aliases: &[],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime unfollow <title> | all",
+        about: "stop the private messages about a title (or all)",
+        options: &[title(true)],
+        text: TextForm::Whole("title"),
+        build: build::unfollow,
+    },
+    CommandSpec {
+        name: "following",
+        aliases: &[],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime following",
+        about: "the titles you follow, and your settings",
+        options: &[],
+        text: TextForm::Bare,
+        build: build::following,
+    },
+    CommandSpec {
+        name: "me",
+        aliases: &[],
+        group: Group::Anime,
+        access: Access::Anyone,
+        usage: "/anime me [tz <Area/City> | delay <minutes> | audio <languages>|any | adult on|off | forget]",
+        about: "your own settings for private alerts; forget deletes all Rouge keeps about you",
+        options: &[
+            OptionSpec {
+                name: "setting",
+                about: "Which setting (or forget)",
+                kind: OptionKind::Choice(&[
+                    ("time zone", "tz"),
+                    ("delay (minutes)", "delay"),
+                    ("audio languages", "audio"),
+                    ("stream", "stream"),
+                    ("adult titles", "adult"),
+                    ("forget me", "forget"),
+                ]),
+                required: false,
+                keys: &[],
+            },
+            OptionSpec {
+                name: "value",
+                about: "The new value (e.g. Europe/Berlin, 30, japanese, off)",
+                kind: OptionKind::Text { max: 100 },
+                required: false,
+                keys: &[],
+            },
+        ],
+        text: TextForm::FirstRest {
+            first: "setting",
+            rest: "value",
+        },
+        build: build::me,
     },
     CommandSpec {
         name: "add",

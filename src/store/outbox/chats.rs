@@ -36,6 +36,15 @@ impl Store {
             }
         }
         let _gate = self.writing();
+        if changed > 0 {
+            self.note_stopped(
+                chat,
+                &crate::store::Stopped {
+                    reason: reason.to_owned(),
+                    at,
+                },
+            )?;
+        }
         let floors = self.outbox();
         self.dead_letter_all(
             &self.queued_for_chat(&floors, chat)?,

@@ -113,6 +113,20 @@ pub(super) fn release_of(job_key: &[u8]) -> Option<&[u8]> {
     job_key.get(..12 + zero + 1)
 }
 
+/// Whether an outbox row (queued, delivered or dead-lettered) is a job of
+/// the chat whose key is `chat`.
+pub(super) fn names_chat(row: &[u8], chat: &[u8]) -> bool {
+    let job_key = match row.first() {
+        // The due row ends with the group flag.
+        Some(&DUE) => row.get(10..row.len().saturating_sub(1)),
+        Some(&DEAD) => row.get(1..),
+        _ => None,
+    };
+    job_key.is_some_and(|key| {
+        release_of(key).is_some_and(|release| key.get(release.len()..) == Some(chat))
+    })
+}
+
 /// A post a dispatcher recorded: where it went and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentPost {
