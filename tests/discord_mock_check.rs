@@ -1580,10 +1580,16 @@ async fn rouge_commands_pass_validation() {
     require_spec!();
     let mock = DiscordMock::start(TOKEN, APP_ID).await;
     let http = http_for(&mock);
-    let registered = Command::set_global_commands(&http, rouge::adapters::discord::commands())
-        .await
-        .expect("bulk overwrite of Rouge's commands");
+    let registered =
+        Command::set_global_commands(&http, rouge::adapters::discord::global_commands())
+            .await
+            .expect("bulk overwrite of Rouge's commands");
     assert!(!registered.is_empty());
+    let in_guild = GuildId::new(GUILD)
+        .set_commands(&http, rouge::adapters::discord::commands())
+        .await
+        .expect("bulk overwrite of Rouge's guild commands");
+    assert_eq!(in_guild.len(), registered.len());
     assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
     mock.stop().await;
 }
