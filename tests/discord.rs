@@ -34,6 +34,7 @@ const MEMBER: u64 = 700_000_000_000_000_007;
 const MANAGE_GUILD: &str = "32";
 const CALLBACK: &str = "/interactions/{interaction_id}/{interaction_token}/callback";
 const MESSAGES: &str = "/channels/{channel_id}/messages";
+const GLOBAL_COMMANDS: &str = "/applications/{application_id}/commands";
 const WAIT: Duration = Duration::from_secs(15);
 
 macro_rules! require_spec {
@@ -58,6 +59,11 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Harness::start_with(|_| {}).await
+    }
+
+    /// Starts the adapter with its configuration changed by `configure`.
+    async fn start_with(configure: impl FnOnce(&mut DiscordConfig)) -> Harness {
         let mock = DiscordMock::start(TOKEN, APP_ID).await;
         let settings = Settings {
             owners: vec![format!("discord:{OWNER}")],
@@ -67,6 +73,7 @@ impl Harness {
         let app = App::open(store.clone(), settings, Arc::new(SystemClock)).expect("app");
         let mut config = Config::load_without_env(None).expect("defaults").discord;
         config.api_base = mock.url();
+        configure(&mut config);
         let stop = CancellationToken::new();
         let adapter = tokio::spawn({
             let (app, config, stop) = (app.clone(), config.clone(), stop.clone());
@@ -135,17 +142,46 @@ impl Harness {
         sub: &str,
         options: Value,
     ) -> Value {
+        let payload = self.slash_payload(GUILD, CHANNEL, user, permissions, name, sub, options);
+        self.interact(payload).await
+    }
+
+    /// A slash command's interaction in `guild` (0: the bot's DM).
+    #[allow(clippy::too_many_arguments)]
+    fn slash_payload(
+        &mut self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        permissions: &str,
+        name: &str,
+        sub: &str,
+        options: Value,
+    ) -> Value {
         let id = self.id();
-        let payload = self.mock.interaction_command(
+        self.mock.interaction_command(
             id,
-            GUILD,
-            CHANNEL,
+            guild,
+            channel,
             user,
             permissions,
             name,
             json!([{ "type": 1, "name": sub, "options": options }]),
-        );
-        self.interact(payload).await
+        )
+    }
+
+    /// The active subscriptions of a Discord channel.
+    fn subscriptions(&self, channel: u64) -> usize {
+        let chat = ChatRef {
+            platform: Platform::Discord,
+            chat_id: channel.to_string(),
+        };
+        self.store
+            .subscriptions_of(&chat)
+            .expect("subscriptions")
+            .iter()
+            .filter(|s| s.active)
+            .count()
     }
 
     async fn stop(self) {
@@ -519,6 +555,22 @@ async fn the_interactions_endpoint_verifies_signatures_and_freshness() {
     let answer: Value = response.json().await.expect("json");
     assert_eq!(answer["type"], 4);
     assert!(embed_text(&answer).contains("average **6.1**"), "{answer}");
+    assert!(!ephemeral(&answer));
+
+    // The endpoint knows user installs too: private answers, chat changes explained.
+    for (id, sub, expected) in [
+        (78, "info", "average **6.1**"),
+        (79, "subscribe", "not installed in this server"),
+    ] {
+        let payload = discord_mock::user_installed(mock.interaction_command(id, GUILD, CHANNEL, MEMBER, MANAGE_GUILD, "anime", json!([{ "type": 1, "name": sub, "options": [{ "type": 3, "name": "title", "value": "metallic rouge" }] }])));
+        let body = serde_json::to_vec(&payload).expect("json");
+        let response = post(body.clone(), Some(discord_mock::sign_now(&key, &body)))
+            .await
+            .expect("post");
+        let answer: Value = response.json().await.expect("json");
+        assert!(ephemeral(&answer), "{sub}: {answer}");
+        assert!(embed_text(&answer).contains(expected), "{sub}: {answer}");
+    }
 
     let old = (chrono::Utc::now().timestamp() - 3600).to_string();
     let mut tampered = body.clone();
@@ -623,5 +675,152 @@ async fn a_subscription_may_mention_a_role_and_nothing_else() {
         json!([ROLE.to_string()])
     );
     assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_commands_install_to_servers_and_users_and_work_in_every_context() {
+    require_spec!();
+    let h = Harness::start().await;
+    let put = h.mock.wait_for("PUT", GLOBAL_COMMANDS, 1, WAIT).await;
+    let sent = put.first().expect("a bulk overwrite").body.clone();
+    let sent = sent.as_array().expect("a list of commands");
+    assert_eq!(sent.len(), 2);
+    for command in sent {
+        assert_eq!(command["integration_types"], json!([0, 1]), "{command}");
+        assert_eq!(command["contexts"], json!([0, 1, 2]), "{command}");
+    }
+    // What Discord keeps (and the mock checked against the OpenAPI document).
+    for command in h.mock.global_commands() {
+        assert_eq!(command["integration_types"], json!([0, 1]), "{command}");
+        assert_eq!(command["contexts"], json!([0, 1, 2]), "{command}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guild_commands_carry_no_install_contexts() {
+    require_spec!();
+    let h = Harness::start_with(|config| config.dev_guild = GUILD).await;
+    let route = "/applications/{application_id}/guilds/{guild_id}/commands";
+    let put = h.mock.wait_for("PUT", route, 1, WAIT).await;
+    let sent = put.first().expect("a bulk overwrite").body.clone();
+    for command in sent.as_array().expect("a list of commands") {
+        assert!(command.get("integration_types").is_none(), "{command}");
+        assert!(command.get("contexts").is_none(), "{command}");
+    }
+    assert!(h.mock.requests_to("PUT", GLOBAL_COMMANDS).is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_install_in_a_server_without_rouge_answers_only_the_caller() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let title = json!([{ "type": 3, "name": "title", "value": "#1" }]);
+    let payload = h.slash_payload(GUILD, CHANNEL, MEMBER, "0", "anime", "info", title.clone());
+    let card = h.interact(discord_mock::user_installed(payload)).await;
+    assert_eq!(card["type"], 4);
+    assert!(ephemeral(&card), "{card}");
+    assert!(embed_text(&card).contains("Metallic Rouge"), "{card}");
+
+    // The same look-up where the server added Rouge is public.
+    let payload = h.slash_payload(GUILD, CHANNEL, MEMBER, "0", "anime", "info", title.clone());
+    assert!(!ephemeral(&h.interact(payload).await));
+
+    // Changing the chat is explained instead, whoever asks: Rouge could not post here.
+    let tz = json!([{ "type": 3, "name": "setting", "value": "tz" }, { "type": 3, "name": "value", "value": "Europe/Paris" }]);
+    for (user, permissions, sub, options) in [
+        (MEMBER, "0", "subscribe", title.clone()),
+        (MEMBER, MANAGE_GUILD, "subscribe", title.clone()),
+        (OWNER, MANAGE_GUILD, "subscribe", title.clone()),
+        (MEMBER, MANAGE_GUILD, "unsubscribe", title.clone()),
+        (MEMBER, MANAGE_GUILD, "settings", tz.clone()),
+    ] {
+        let payload = h.slash_payload(GUILD, CHANNEL, user, permissions, "anime", sub, options);
+        let refused = h.interact(discord_mock::user_installed(payload)).await;
+        let text = embed_text(&refused);
+        assert!(ephemeral(&refused), "{sub}: {refused}");
+        assert!(
+            text.contains("not installed in this server") && text.contains("Manage Server"),
+            "{sub}: {text}"
+        );
+    }
+    // A subscribe button on an ephemeral card is refused the same way.
+    let id = h.id();
+    let payload = h.mock.interaction_component(
+        id,
+        GUILD,
+        CHANNEL,
+        MEMBER,
+        MANAGE_GUILD,
+        "/anime subscribe #1",
+        2,
+        Vec::new(),
+        None,
+    );
+    let refused = h.interact(discord_mock::user_installed(payload)).await;
+    assert!(ephemeral(&refused));
+    assert!(embed_text(&refused).contains("not installed in this server"));
+    assert_eq!(h.subscriptions(CHANNEL), 0);
+
+    // Reading the chat's settings and the owners' catalog commands still work, privately.
+    let payload = h.slash_payload(GUILD, CHANNEL, MEMBER, "0", "anime", "settings", json!([]));
+    let settings = h.interact(discord_mock::user_installed(payload)).await;
+    assert!(ephemeral(&settings) && !embed_text(&settings).contains("not installed"));
+    let episode = json!([{ "type": 3, "name": "title", "value": "#1" }, { "type": 4, "name": "number", "value": 13 }]);
+    let payload = h.slash_payload(
+        GUILD,
+        CHANNEL,
+        OWNER,
+        "0",
+        "anime-admin",
+        "episode",
+        episode,
+    );
+    let released = h.interact(discord_mock::user_installed(payload)).await;
+    assert!(ephemeral(&released));
+    assert!(
+        embed_text(&released).contains("released episode 13"),
+        "{}",
+        embed_text(&released)
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_dm_is_the_users_own_chat_and_other_dms_answer_privately() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let (dm, group_dm) = (900_000_000_000_000_200u64, 900_000_000_000_000_201u64);
+    let title = json!([{ "type": 3, "name": "title", "value": "#1" }]);
+
+    // The bot's DM, with Rouge installed to a server or only to the user: public answers,
+    // and the user may subscribe their own DM.
+    let payload = h.slash_payload(0, dm, MEMBER, "0", "anime", "info", title.clone());
+    let card = h.interact(payload).await;
+    assert!(!ephemeral(&card) && embed_text(&card).contains("Metallic Rouge"));
+    let payload = h.slash_payload(0, dm, MEMBER, "0", "anime", "subscribe", title.clone());
+    let done = h.interact(discord_mock::user_installed(payload)).await;
+    assert!(
+        embed_text(&done).contains("Subscribed this chat"),
+        "{}",
+        embed_text(&done)
+    );
+    assert_eq!(h.subscriptions(dm), 1);
+
+    // A group DM between users: only the caller sees answers, and it cannot be subscribed.
+    let payload = h.slash_payload(0, group_dm, MEMBER, "0", "anime", "info", title.clone());
+    let card = h.interact(discord_mock::in_private_channel(payload)).await;
+    assert!(ephemeral(&card) && embed_text(&card).contains("Metallic Rouge"));
+    let payload = h.slash_payload(0, group_dm, MEMBER, "0", "anime", "subscribe", title);
+    let refused = h.interact(discord_mock::in_private_channel(payload)).await;
+    assert!(ephemeral(&refused));
+    assert!(
+        embed_text(&refused).contains("cannot post in this conversation"),
+        "{}",
+        embed_text(&refused)
+    );
+    assert_eq!(h.subscriptions(group_dm), 0);
     h.stop().await;
 }

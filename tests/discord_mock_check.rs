@@ -15,8 +15,8 @@ use serenity::all::{
     CreateButton, CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedAuthor,
     CreateEmbedFooter, CreateInteractionResponse, CreateInteractionResponseFollowup,
     CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EditMessage,
-    EventHandler, GatewayIntents, GuildId, Interaction, InteractionContext, Permissions, Ready,
-    Timestamp,
+    EventHandler, GatewayIntents, GuildId, InstallationContext, Interaction, InteractionContext,
+    Permissions, Ready, Timestamp,
 };
 use serenity::http::{ErrorResponse, Http, HttpBuilder, HttpError};
 use serenity::interactions_endpoint::Verifier;
@@ -530,6 +530,191 @@ async fn bulk_overwriting_commands_validates() {
     assert_eq!(mock.violations().len(), 4, "{:?}", mock.violations());
     // The rejected set did not replace the registered one.
     assert_eq!(mock.global_commands().len(), 2);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn install_and_interaction_contexts_are_validated() {
+    require_spec!();
+    let mock = DiscordMock::start(TOKEN, APP_ID).await;
+    let http = http_for(&mock);
+    let everywhere = CreateCommand::new("anime")
+        .description("Look up an anime")
+        .integration_types(vec![InstallationContext::Guild, InstallationContext::User])
+        .contexts(vec![
+            InteractionContext::Guild,
+            InteractionContext::BotDm,
+            InteractionContext::PrivateChannel,
+        ]);
+    let registered = Command::set_global_commands(&http, vec![everywhere])
+        .await
+        .expect("bulk overwrite");
+    assert_eq!(
+        registered[0].integration_types,
+        vec![InstallationContext::Guild, InstallationContext::User]
+    );
+    assert_eq!(
+        registered[0].contexts,
+        Some(vec![
+            InteractionContext::Guild,
+            InteractionContext::BotDm,
+            InteractionContext::PrivateChannel
+        ])
+    );
+    let put = mock.requests_to("PUT", "/applications/{application_id}/commands");
+    assert_eq!(put[0].body[0]["integration_types"], json!([0, 1]));
+    assert_eq!(put[0].body[0]["contexts"], json!([0, 1, 2]));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+
+    // Values the document does not define, even when serenity sends them.
+    let unknown = CreateCommand::new("anime")
+        .description("x")
+        .integration_types(vec![InstallationContext::Unknown(2)])
+        .contexts(vec![InteractionContext::Unknown(3)]);
+    let response = unsuccessful(
+        Command::set_global_commands(&http, vec![unknown])
+            .await
+            .expect_err("unknown values"),
+    );
+    assert_eq!(response.status_code.as_u16(), 400);
+    let mut paths: Vec<String> = response
+        .error
+        .errors
+        .iter()
+        .map(|e| e.path.clone())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["0.contexts.0", "0.integration_types.0"]);
+    mock.clear_violations();
+
+    // Wrong types and shapes, in a bulk overwrite and in a single create.
+    let cases = [
+        (
+            json!({ "integration_types": [5] }),
+            "integration_types/0",
+            "BASE_TYPE_CHOICES",
+        ),
+        (
+            json!({ "contexts": [-1] }),
+            "contexts/0",
+            "BASE_TYPE_CHOICES",
+        ),
+        (
+            json!({ "integration_types": ["1"] }),
+            "integration_types/0",
+            "NUMBER_TYPE_COERCE",
+        ),
+        (
+            json!({ "contexts": [1.5] }),
+            "contexts/0",
+            "NUMBER_TYPE_COERCE",
+        ),
+        (
+            json!({ "contexts": [true] }),
+            "contexts/0",
+            "NUMBER_TYPE_COERCE",
+        ),
+        (json!({ "contexts": 0 }), "contexts", "LIST_TYPE_CONVERT"),
+        (
+            json!({ "integration_types": "0,1" }),
+            "integration_types",
+            "LIST_TYPE_CONVERT",
+        ),
+        (
+            json!({ "contexts": [] }),
+            "contexts",
+            "BASE_TYPE_MIN_LENGTH",
+        ),
+        (
+            json!({ "integration_types": [1, 1] }),
+            "integration_types/1",
+            "BASE_TYPE_DUPLICATES",
+        ),
+    ];
+    let auth = bot_auth();
+    let commands = format!("/api/v10/applications/{APP_ID}/commands");
+    let rejected = 2 * cases.len();
+    for (fields, at, code) in cases {
+        let mut command = json!({ "name": "anime", "description": "x" });
+        if let (Some(command), Some(fields)) = (command.as_object_mut(), fields.as_object()) {
+            command.extend(fields.clone());
+        }
+        for (method, body, pointer) in [
+            (
+                "PUT",
+                json!([command.clone()]),
+                format!("/0/{at}/_errors/0/code"),
+            ),
+            ("POST", command.clone(), format!("/{at}/_errors/0/code")),
+        ] {
+            let (status, answer) = raw(&mock, method, &commands, Some(&auth), Some(body)).await;
+            assert_eq!(
+                (status, answer["code"].clone()),
+                (400, json!(50035)),
+                "{method} {fields}: {answer}"
+            );
+            assert_eq!(
+                answer["errors"].pointer(&pointer),
+                Some(&json!(code)),
+                "{method} {fields}: {answer}"
+            );
+        }
+    }
+    assert_eq!(mock.violations().len(), rejected, "{:?}", mock.violations());
+    // Nothing rejected replaced the registered command.
+    let kept = mock.global_commands();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["contexts"], json!([0, 1, 2]));
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn user_installed_and_private_channel_payloads_deserialize_in_serenity() {
+    require_spec!();
+    let mock = DiscordMock::start(TOKEN, APP_ID).await;
+    let options = json!([{ "name": "title", "type": 3, "value": "frieren" }]);
+    let in_guild = mock.interaction_command(1, GUILD, CHANNEL, USER, "0", "anime", options.clone());
+    let in_dm = mock.interaction_command(2, 0, CHANNEL, USER, "0", "anime", options);
+    let cases = [
+        (in_guild.clone(), Some(InteractionContext::Guild), true),
+        (
+            discord_mock::user_installed(in_guild),
+            Some(InteractionContext::Guild),
+            false,
+        ),
+        (
+            discord_mock::user_installed(in_dm.clone()),
+            Some(InteractionContext::BotDm),
+            false,
+        ),
+        (
+            discord_mock::in_private_channel(in_dm),
+            Some(InteractionContext::PrivateChannel),
+            false,
+        ),
+    ];
+    for (payload, context, guild_install) in cases {
+        let Interaction::Command(cmd) = serde_json::from_value(payload.clone()).expect("command")
+        else {
+            panic!("not a command: {payload}");
+        };
+        assert_eq!(cmd.context, context);
+        assert_eq!(cmd.user.id.get(), USER);
+        let owners = &cmd.authorizing_integration_owners.0;
+        assert_eq!(
+            owners.iter().any(|o| matches!(
+                o,
+                serenity::all::AuthorizingIntegrationOwner::GuildInstall(_)
+            )),
+            guild_install,
+            "{payload}"
+        );
+        assert!(
+            guild_install
+                || owners.iter().any(|o| matches!(o, serenity::all::AuthorizingIntegrationOwner::UserInstall(u) if u.get() == USER)),
+            "{payload}"
+        );
+    }
     mock.stop().await;
 }
 
@@ -1395,10 +1580,16 @@ async fn rouge_commands_pass_validation() {
     require_spec!();
     let mock = DiscordMock::start(TOKEN, APP_ID).await;
     let http = http_for(&mock);
-    let registered = Command::set_global_commands(&http, rouge::adapters::discord::commands())
-        .await
-        .expect("bulk overwrite of Rouge's commands");
+    let registered =
+        Command::set_global_commands(&http, rouge::adapters::discord::global_commands())
+            .await
+            .expect("bulk overwrite of Rouge's commands");
     assert!(!registered.is_empty());
+    let in_guild = GuildId::new(GUILD)
+        .set_commands(&http, rouge::adapters::discord::commands())
+        .await
+        .expect("bulk overwrite of Rouge's guild commands");
+    assert_eq!(in_guild.len(), registered.len());
     assert!(mock.violations().is_empty(), "{:#?}", mock.violations());
     mock.stop().await;
 }

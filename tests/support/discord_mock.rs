@@ -66,6 +66,12 @@
 //!   `default_member_permissions`, which serenity sends as a string), and snowflake strings
 //!   accept JSON integers. `oneOf` is checked like `anyOf` (the document's unions are told
 //!   apart by their `type`); when no branch fits, the best-fitting branch's problems are shown.
+//! - The `interaction_*` builders make interactions of an app installed to the guild (context
+//!   0, `authorizing_integration_owners` `{"0": guild}`), or in the bot's DM with `guild_id` 0
+//!   (context 1, `{"0": "0", "1": user}`). [`user_installed`] turns one into what a
+//!   user-only install receives (`{"1": user}`, in a guild that never added the app or in the
+//!   bot's DM), [`in_private_channel`] moves a DM one into a group DM between users
+//!   (context 2).
 //! - Interaction deadlines run from the builder call, or from [`DiscordMock::dispatch`] of
 //!   the `INTERACTION_CREATE`. A request answered with an injected failure changes no state
 //!   (a failed callback does not acknowledge the interaction).
@@ -1069,6 +1075,54 @@ fn contains_custom_id(components: Option<&Value>, custom_id: &str) -> bool {
         }),
         _ => false,
     }
+}
+
+/// `app_permissions` Discord documents for DMs and group DMs between users: attach files,
+/// embed links, mention everyone.
+pub const PRIVATE_CHANNEL_APP_PERMISSIONS: &str = "180224";
+
+/// An interaction from the `interaction_*` builders as Discord sends it when the app is
+/// installed only to the invoking user: `authorizing_integration_owners` is `{"1": user}`. A
+/// guild interaction stays in its guild (context 0, a guild that never added the app; the
+/// member and their permissions are still sent); a DM one stays the bot's DM (context 1).
+pub fn user_installed(mut payload: Value) -> Value {
+    let user = invoking_user(&payload);
+    payload["authorizing_integration_owners"] = json!({ "1": user });
+    payload
+}
+
+/// A DM interaction from the `interaction_*` builders moved into a group DM between users
+/// (context 2, channel type 3), which only a user install reaches: owners `{"1": user}` and
+/// the `app_permissions` Discord documents for such channels. Panics on a guild interaction.
+pub fn in_private_channel(payload: Value) -> Value {
+    assert!(
+        payload.get("guild_id").is_none(),
+        "discord mock: a private channel has no guild"
+    );
+    let mut payload = user_installed(payload);
+    let user = payload["user"].clone();
+    payload["context"] = json!(2);
+    payload["app_permissions"] = json!(PRIVATE_CHANNEL_APP_PERMISSIONS);
+    payload["channel"] = json!({
+        "id": payload["channel_id"].clone(),
+        "type": 3,
+        "flags": 0,
+        "last_message_id": null,
+        "name": null,
+        "icon": null,
+        "owner_id": user["id"].clone(),
+        "recipients": [user],
+    });
+    payload
+}
+
+/// The id (a string) of the user behind an interaction payload.
+fn invoking_user(payload: &Value) -> Value {
+    payload
+        .pointer("/member/user/id")
+        .or_else(|| payload.pointer("/user/id"))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 impl Shared {

@@ -8,6 +8,13 @@
 //! subcommands, so the owner-only catalog commands are a second command,
 //! `/anime-admin`, visible to members with Manage Server (the core still
 //! checks that the caller is an owner).
+//!
+//! The global commands can be installed to a server or to a user, and used
+//! in servers, the bot's DM and other DMs and group DMs. Where a user brought
+//! Rouge themselves — a server that never added it, someone else's DM — the
+//! bot cannot post ([`Place`]): every answer there is ephemeral, and
+//! commands that change the chat (subscriptions, settings) are explained
+//! instead of run.
 
 pub mod endpoint;
 pub mod render;
@@ -19,12 +26,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    AutocompleteChoice, ChannelId, Client, ClientBuilder, CommandDataOption,
-    CommandDataOptionValue, CommandInteraction, CommandOptionType, ComponentInteraction,
-    ComponentInteractionDataKind, Context, CreateAllowedMentions, CreateAutocompleteResponse,
-    CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
-    GatewayIntents, GuildId, Http, HttpBuilder, Interaction, Permissions, Ready,
+    AuthorizingIntegrationOwner, AuthorizingIntegrationOwners, AutocompleteChoice, ChannelId,
+    Client, ClientBuilder, CommandDataOption, CommandDataOptionValue, CommandInteraction,
+    CommandOptionType, ComponentInteraction, ComponentInteractionDataKind, Context,
+    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, EventHandler, GatewayIntents, GuildId, Http, HttpBuilder,
+    InstallationContext, Interaction, InteractionContext, Permissions, Ready,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -35,7 +43,7 @@ use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
 use crate::core::caller::{Caller, ChatRef, Platform};
 use crate::core::command::{self, Args, Command, Group, OptionKind, OptionSpec, Value};
-use crate::core::reply::Reply;
+use crate::core::reply::{ErrorKind, Reply};
 
 /// Replies slower than this are deferred first (Discord allows 3 s).
 const DEFER_AFTER: Duration = Duration::from_millis(1500);
@@ -131,6 +139,30 @@ pub fn commands() -> Vec<CreateCommand> {
         .collect()
 }
 
+/// The commands registered globally: [`commands`], installable to a server
+/// and to a user, and usable in servers, the bot's DM and other DMs and
+/// group DMs. `/anime-admin` is offered everywhere too: what guards it is
+/// the core's owner list, which holds in every context, while Manage
+/// Server only tidies the command list in servers that added Rouge
+/// (Discord applies command permissions to server installs only, so
+/// whoever installs Rouge for themselves sees the command, and non-owners
+/// are told it is for owners). Guild commands (`discord.dev_guild`) take
+/// neither field: Discord defines both for global commands only.
+pub fn global_commands() -> Vec<CreateCommand> {
+    commands()
+        .into_iter()
+        .map(|command| {
+            command
+                .integration_types(vec![InstallationContext::Guild, InstallationContext::User])
+                .contexts(vec![
+                    InteractionContext::Guild,
+                    InteractionContext::BotDm,
+                    InteractionContext::PrivateChannel,
+                ])
+        })
+        .collect()
+}
+
 /// The table entry and typed arguments of a slash command: Discord's
 /// structured options go straight into [`Args`], never back through text.
 pub fn slash_command(
@@ -160,25 +192,109 @@ pub fn slash_command(
     command::from_args(group, &sub.name, &args)
 }
 
-/// Chat-admin status: Manage Server, or Manage Channels, in the guild; the
-/// user alone in a direct message.
-fn caller(
-    user: u64,
-    channel: ChannelId,
-    guild: Option<GuildId>,
-    permissions: Option<Permissions>,
-) -> Caller {
-    let admin = permissions.is_some_and(|p| {
-        p.intersects(
-            Permissions::ADMINISTRATOR | Permissions::MANAGE_GUILD | Permissions::MANAGE_CHANNELS,
-        )
-    });
+/// Where an interaction comes from, which decides whether Rouge may post
+/// there and who administers the chat. Discord says it with the
+/// interaction's `context` and `authorizing_integration_owners`: a server
+/// that added Rouge is a `GUILD_INSTALL` key ("0") holding that server's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A server that added Rouge.
+    Server,
+    /// A server that never added Rouge: the user installed it for themselves.
+    ServerWithoutRouge,
+    /// The user's DM with Rouge's bot.
+    BotDm,
+    /// A DM or group DM between users, where only a user install reaches.
+    PrivateChannel,
+}
+
+impl Place {
+    fn of(
+        guild: Option<GuildId>,
+        context: Option<InteractionContext>,
+        owners: &AuthorizingIntegrationOwners,
+    ) -> Place {
+        match (guild, context) {
+            (Some(guild), _) => {
+                let added = owners.0.iter().any(|owner| {
+                    matches!(owner, AuthorizingIntegrationOwner::GuildInstall(Some(id)) if *id == guild)
+                });
+                if added {
+                    Place::Server
+                } else {
+                    Place::ServerWithoutRouge
+                }
+            }
+            // Discord leaves `context` out only of payloads older than user
+            // installs, when every DM was the bot's.
+            (None, None | Some(InteractionContext::BotDm)) => Place::BotDm,
+            (None, Some(_)) => Place::PrivateChannel,
+        }
+    }
+
+    /// Whether Rouge can post in the chat; elsewhere only the caller sees
+    /// its answers.
+    fn can_post(self) -> bool {
+        matches!(self, Place::Server | Place::BotDm)
+    }
+
+    /// The answer to a command that changes the chat (subscriptions,
+    /// settings) where Rouge cannot post: what to do instead. Owners are
+    /// refused too — Rouge could not deliver the announcements.
+    fn refusal(self, parsed: &Result<Command, command::ParseError>) -> Option<Reply> {
+        if !parsed.as_ref().is_ok_and(Command::needs_chat_admin) {
+            return None;
+        }
+        let why = match self {
+            Place::Server | Place::BotDm => return None,
+            Place::ServerWithoutRouge => {
+                "Rouge is not installed in this server, so it cannot post here: subscriptions \
+                 and settings need Rouge added to the server by someone with the Manage Server \
+                 permission (Rouge's profile → Add App → Add to Server). Until then only you \
+                 see Rouge's answers here."
+            }
+            Place::PrivateChannel => {
+                "Rouge cannot post in this conversation (it is installed to your account, not \
+                 to this chat), so it cannot subscribe it or keep settings for it. Subscribe in \
+                 your DM with Rouge, or in a server that has added Rouge."
+            }
+        };
+        Some(Reply::error(ErrorKind::NotAllowed, why))
+    }
+
+    /// A reply as Discord should show it here.
+    fn render(self, reply: &Reply) -> render::Rendered {
+        let mut rendered = render::render(reply);
+        rendered.ephemeral |= !self.can_post();
+        rendered
+    }
+}
+
+/// The caller in `place`. Chat admins: members with Manage Server, or
+/// Manage Channels, in a server that added Rouge; the user in their own DM
+/// with the bot; nobody where Rouge cannot post (managing a server that
+/// never added Rouge does not let anyone subscribe it).
+fn caller(user: u64, channel: ChannelId, place: Place, permissions: Option<Permissions>) -> Caller {
+    let (is_group, is_chat_admin) = match place {
+        Place::Server => (
+            true,
+            permissions.is_some_and(|p| {
+                p.intersects(
+                    Permissions::ADMINISTRATOR
+                        | Permissions::MANAGE_GUILD
+                        | Permissions::MANAGE_CHANNELS,
+                )
+            }),
+        ),
+        Place::ServerWithoutRouge | Place::PrivateChannel => (true, false),
+        Place::BotDm => (false, true),
+    };
     Caller {
         platform: Platform::Discord,
         user_id: user.to_string(),
         chat_id: channel.get().to_string(),
-        is_chat_admin: guild.is_none() || admin,
-        is_group: guild.is_some(),
+        is_chat_admin,
+        is_group,
     }
 }
 
@@ -190,18 +306,42 @@ fn message(rendered: render::Rendered) -> CreateInteractionResponseMessage {
         .allowed_mentions(CreateAllowedMentions::new())
 }
 
+/// A command or component interaction, ready to run: who, where and what.
+struct Invocation {
+    caller: Caller,
+    place: Place,
+    parsed: Result<Command, command::ParseError>,
+}
+
+impl Invocation {
+    /// The whole answer — the command's reply, or the refusal where it
+    /// cannot run — as the interactions endpoint returns it.
+    async fn response(self, app: &App) -> CreateInteractionResponse {
+        let reply = match self.place.refusal(&self.parsed) {
+            Some(refusal) => refusal,
+            None => run_command(app, self.caller, self.parsed).await,
+        };
+        CreateInteractionResponse::Message(message(self.place.render(&reply)))
+    }
+}
+
 /// The caller and command of a slash-command interaction.
-fn command_of(interaction: &CommandInteraction) -> (Caller, Result<Command, command::ParseError>) {
-    let caller = caller(
-        interaction.user.id.get(),
-        interaction.channel_id,
+fn command_of(interaction: &CommandInteraction) -> Invocation {
+    let place = Place::of(
         interaction.guild_id,
-        interaction.member.as_ref().and_then(|m| m.permissions),
+        interaction.context,
+        &interaction.authorizing_integration_owners,
     );
-    (
-        caller,
-        slash_command(&interaction.data.name, &interaction.data.options),
-    )
+    Invocation {
+        caller: caller(
+            interaction.user.id.get(),
+            interaction.channel_id,
+            place,
+            interaction.member.as_ref().and_then(|m| m.permissions),
+        ),
+        place,
+        parsed: slash_command(&interaction.data.name, &interaction.data.options),
+    }
 }
 
 /// Title suggestions for the focused option: values are `#id`.
@@ -239,20 +379,28 @@ async fn autocomplete_response(
 
 /// The caller and command behind a button or the picker's menu; `None` for
 /// tampered data or a component of an older version of the bot.
-fn component_of(interaction: &ComponentInteraction) -> Option<(Caller, Command)> {
+fn component_of(interaction: &ComponentInteraction) -> Option<Invocation> {
     let line = match &interaction.data.kind {
         ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
         ComponentInteractionDataKind::Button => Some(interaction.data.custom_id.clone()),
         _ => None,
     }?;
     let cmd = command::parse(&line).ok().filter(Command::is_button_safe)?;
-    let caller = caller(
-        interaction.user.id.get(),
-        interaction.channel_id,
+    let place = Place::of(
         interaction.guild_id,
-        interaction.member.as_ref().and_then(|m| m.permissions),
+        interaction.context,
+        &interaction.authorizing_integration_owners,
     );
-    Some((caller, cmd))
+    Some(Invocation {
+        caller: caller(
+            interaction.user.id.get(),
+            interaction.channel_id,
+            place,
+            interaction.member.as_ref().and_then(|m| m.permissions),
+        ),
+        place,
+        parsed: Ok(cmd),
+    })
 }
 
 fn stale_component() -> CreateInteractionResponse {
@@ -265,17 +413,10 @@ fn stale_component() -> CreateInteractionResponse {
 pub async fn answer(app: &App, interaction: Interaction) -> Option<CreateInteractionResponse> {
     Some(match interaction {
         Interaction::Ping(_) => CreateInteractionResponse::Pong,
-        Interaction::Command(command) => {
-            let (caller, parsed) = command_of(&command);
-            CreateInteractionResponse::Message(message(render::render(
-                &run_command(app, caller, parsed).await,
-            )))
-        }
+        Interaction::Command(command) => command_of(&command).response(app).await,
         Interaction::Autocomplete(autocomplete) => autocomplete_response(app, &autocomplete).await,
         Interaction::Component(component) => match component_of(&component) {
-            Some((caller, cmd)) => CreateInteractionResponse::Message(message(render::render(
-                &run_command(app, caller, Ok(cmd)).await,
-            ))),
+            Some(invocation) => invocation.response(app).await,
             None => stale_component(),
         },
         _ => return None,
@@ -284,18 +425,26 @@ pub async fn answer(app: &App, interaction: Interaction) -> Option<CreateInterac
 
 /// Executes a command for a command or component interaction (their
 /// serenity types differ but answer alike): deferred first when slow, then
-/// the reply as a message or as the edit of the deferred one.
+/// the reply as a message or as the edit of the deferred one. Where Rouge
+/// cannot post the deferral is ephemeral, since an edit cannot change that.
 macro_rules! respond {
-    ($handler:expr, $ctx:expr, $interaction:expr, $caller:expr, $parsed:expr, $what:literal) => {{
+    ($handler:expr, $ctx:expr, $interaction:expr, $invocation:expr, $what:literal) => {{
         let http = Arc::clone(&$ctx.http);
+        let invocation: Invocation = $invocation;
+        let place = invocation.place;
         let (reply, deferred) = $handler
-            .execute($caller, $parsed, async {
-                if let Err(err) = $interaction.defer(&http).await {
+            .execute(invocation, async {
+                let deferral = if place.can_post() {
+                    $interaction.defer(&http).await
+                } else {
+                    $interaction.defer_ephemeral(&http).await
+                };
+                if let Err(err) = deferral {
                     warn!(cause = %err, concat!("cannot defer ", $what));
                 }
             })
             .await;
-        let rendered = render::render(&reply);
+        let rendered = place.render(&reply);
         let result = if deferred {
             let edit = EditInteractionResponse::new()
                 .embed(rendered.embed)
@@ -320,13 +469,16 @@ struct Handler {
 impl Handler {
     /// Executes off the async threads (the store does disk I/O); after
     /// [`DEFER_AFTER`] `on_slow` runs once so the interaction can be deferred.
+    /// A refusal ([`Place::refusal`]) needs no work and is never deferred.
     async fn execute(
         &self,
-        caller: Caller,
-        parsed: Result<Command, command::ParseError>,
+        invocation: Invocation,
         on_slow: impl std::future::Future<Output = ()>,
     ) -> (Reply, bool) {
-        let mut work = spawn_command(&self.app, caller, parsed);
+        if let Some(refusal) = invocation.place.refusal(&invocation.parsed) {
+            return (refusal, false);
+        }
+        let mut work = spawn_command(&self.app, invocation.caller, invocation.parsed);
         let joined = tokio::select! {
             joined = &mut work => return (joined_reply(joined), false),
             _ = tokio::time::sleep(DEFER_AFTER) => {
@@ -338,8 +490,13 @@ impl Handler {
     }
 
     async fn on_command(&self, ctx: &Context, interaction: CommandInteraction) {
-        let (caller, parsed) = command_of(&interaction);
-        respond!(self, ctx, interaction, caller, parsed, "an interaction");
+        respond!(
+            self,
+            ctx,
+            interaction,
+            command_of(&interaction),
+            "an interaction"
+        );
     }
 
     async fn on_autocomplete(&self, ctx: &Context, interaction: CommandInteraction) {
@@ -350,7 +507,7 @@ impl Handler {
     }
 
     async fn on_component(&self, ctx: &Context, interaction: ComponentInteraction) {
-        let Some((caller, cmd)) = component_of(&interaction) else {
+        let Some(invocation) = component_of(&interaction) else {
             if let Err(err) = interaction
                 .create_response(&ctx.http, stale_component())
                 .await
@@ -359,7 +516,7 @@ impl Handler {
             }
             return;
         };
-        respond!(self, ctx, interaction, caller, Ok(cmd), "a component");
+        respond!(self, ctx, interaction, invocation, "a component");
     }
 }
 
@@ -373,7 +530,7 @@ impl EventHandler for Handler {
         }
         let result = match self.dev_guild {
             Some(guild) => guild.set_commands(&ctx.http, commands()).await,
-            None => serenity::all::Command::set_global_commands(&ctx.http, commands()).await,
+            None => serenity::all::Command::set_global_commands(&ctx.http, global_commands()).await,
         };
         match result {
             Ok(registered) => info!(commands = registered.len(), "slash commands registered"),
@@ -628,5 +785,100 @@ mod tests {
         assert!(parse_shards("2..2/4").is_err());
         assert!(parse_shards("0..5/4").is_err());
         assert!(parse_shards("lots").is_err());
+    }
+
+    #[test]
+    fn places_and_their_callers() {
+        use AuthorizingIntegrationOwner::{GuildInstall, UserInstall};
+        let guild = GuildId::new(5);
+        let user = serenity::all::UserId::new(7);
+        let owners = |list| AuthorizingIntegrationOwners(list);
+        let cases = [
+            (
+                Some(guild),
+                Some(InteractionContext::Guild),
+                vec![GuildInstall(Some(guild))],
+                Place::Server,
+            ),
+            (
+                Some(guild),
+                Some(InteractionContext::Guild),
+                vec![GuildInstall(Some(guild)), UserInstall(user)],
+                Place::Server,
+            ),
+            (
+                Some(guild),
+                Some(InteractionContext::Guild),
+                vec![UserInstall(user)],
+                Place::ServerWithoutRouge,
+            ),
+            (
+                Some(guild),
+                Some(InteractionContext::Guild),
+                vec![GuildInstall(Some(GuildId::new(6)))],
+                Place::ServerWithoutRouge,
+            ),
+            (
+                None,
+                Some(InteractionContext::BotDm),
+                vec![GuildInstall(None), UserInstall(user)],
+                Place::BotDm,
+            ),
+            (
+                None,
+                Some(InteractionContext::BotDm),
+                vec![UserInstall(user)],
+                Place::BotDm,
+            ),
+            (None, None, vec![], Place::BotDm),
+            (
+                None,
+                Some(InteractionContext::PrivateChannel),
+                vec![UserInstall(user)],
+                Place::PrivateChannel,
+            ),
+            (
+                None,
+                Some(InteractionContext::Unknown(9)),
+                vec![UserInstall(user)],
+                Place::PrivateChannel,
+            ),
+        ];
+        for (guild, context, list, expected) in cases {
+            assert_eq!(
+                Place::of(guild, context, &owners(list)),
+                expected,
+                "{guild:?} {context:?}"
+            );
+        }
+
+        let channel = ChannelId::new(9);
+        let manager = Some(Permissions::MANAGE_GUILD);
+        let flags = |place, permissions| {
+            let c = caller(7, channel, place, permissions);
+            assert_eq!((c.user_id.as_str(), c.chat_id.as_str()), ("7", "9"));
+            (c.is_group, c.is_chat_admin)
+        };
+        assert_eq!(flags(Place::Server, manager), (true, true));
+        assert_eq!(
+            flags(Place::Server, Some(Permissions::SEND_MESSAGES)),
+            (true, false)
+        );
+        assert_eq!(flags(Place::ServerWithoutRouge, manager), (true, false));
+        assert_eq!(flags(Place::BotDm, None), (false, true));
+        assert_eq!(flags(Place::PrivateChannel, None), (true, false));
+
+        let subscribe = command::parse("/anime subscribe #1");
+        let show = command::parse("/anime settings");
+        assert!(Place::Server.refusal(&subscribe).is_none());
+        assert!(Place::BotDm.refusal(&subscribe).is_none());
+        assert!(Place::ServerWithoutRouge.refusal(&show).is_none());
+        let help = Reply::Help(crate::core::reply::HelpView { lines: Vec::new() });
+        assert!(!Place::Server.render(&help).ephemeral);
+        assert!(!Place::BotDm.render(&help).ephemeral);
+        for place in [Place::ServerWithoutRouge, Place::PrivateChannel] {
+            assert!(matches!(place.refusal(&subscribe), Some(Reply::Error(_))));
+            assert!(place.render(&help).ephemeral);
+        }
     }
 }
