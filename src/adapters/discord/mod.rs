@@ -355,7 +355,7 @@ async fn autocomplete_response(
         .map(|o| o.value.to_owned())
         .unwrap_or_default();
     let app = app.clone();
-    let (caller, _) = command_of(interaction);
+    let caller = command_of(interaction).caller;
     let hits = tokio::task::spawn_blocking(move || {
         if typed.trim().is_empty() {
             Vec::new()
