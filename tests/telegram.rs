@@ -379,6 +379,80 @@ async fn a_429_is_waited_out_and_a_403_deactivates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_from_a_group_deep_links_and_the_private_alert_comes_once_until_a_block() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    let (group, user) = (-3001, 77);
+    // From a group: a button that opens the private chat with the follow.
+    let sent = h.say(group, "supergroup", user, "/anime follow #1").await;
+    let reply = sent.last().expect("a reply");
+    assert!(
+        text_of(reply).contains("open a private chat"),
+        "{}",
+        text_of(reply)
+    );
+    let urls: Vec<String> = reply
+        .field("reply_markup")
+        .and_then(|m| m["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["url"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        urls,
+        [format!(
+            "https://t.me/{}?start=follow-1",
+            h.mock.bot_username()
+        )]
+    );
+    // The deep link starts the private chat with its payload.
+    let sent = h.say(user, "private", user, "/start follow-1").await;
+    assert!(
+        text_of(sent.last().expect("a reply")).contains("You follow Metallic Rouge"),
+        "{}",
+        text_of(sent.last().expect("a reply"))
+    );
+    // The private alert, once.
+    let before = h.sent_to(user).len();
+    h.say(OWNER, "private", OWNER, "/anime admin episode #1 ep=12")
+        .await;
+    h.start_dispatcher();
+    let sent = h.wait_sent(user, before + 1).await;
+    assert!(text_of(sent.last().expect("the alert")).contains("episode 12"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.sent_to(user).len(), before + 1, "one alert");
+    // Blocked: the next alert's 403 stops the follow…
+    h.mock
+        .fail("sendmessage", Some(user), Failure::Forbidden, 1);
+    h.say(OWNER, "private", OWNER, "/anime admin episode #1 ep=13")
+        .await;
+    let personal = ChatRef {
+        platform: Platform::Telegram,
+        chat_id: user.to_string(),
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h
+        .store
+        .subscriptions_of(&personal)
+        .expect("subs")
+        .iter()
+        .any(|s| s.active)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the 403 should deactivate the follow"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // …and the person is told why when they come back.
+    let sent = h.say(user, "private", user, "/anime following").await;
+    let text = text_of(sent.last().expect("a reply"));
+    assert!(text.contains("your private alerts stopped"), "{text}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_replies_or_silence_and_never_stops_the_bot() {
     require_spec!();
     let h = Harness::start().await;
