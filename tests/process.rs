@@ -1,9 +1,10 @@
 #![cfg(all(feature = "telegram", feature = "discord"))]
 //! The whole process under faults: `rouge serve` as a real process against
 //! the Telegram and Discord mocks at once, killed with SIGKILL again and
-//! again during a fan-out to 1,000 chats, restarted each time. Every chat
-//! must get its post exactly once, apart from at most the sends in flight at
-//! each kill, and the store must open cleanly after every kill.
+//! again during a fan-out to 1,000 chats (and to 1,000 followers' private
+//! chats), restarted each time. Every chat must get its post exactly once,
+//! apart from at most the sends in flight at each kill, and the store must
+//! open cleanly after every kill.
 
 #[path = "support/discord_mock.rs"]
 mod discord_mock;
@@ -210,17 +211,69 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
     let data = dir.path().join("data");
     // The whole fan-out is queued before the first start.
     queue_fan_out(&data, CHATS_PER_PLATFORM);
+    kill_during_fan_out(&data, &telegram, &discord, 2 * CHATS_PER_PLATFORM as usize).await;
+}
 
-    let total = 2 * CHATS_PER_PLATFORM as usize;
+/// 1,000 people follow a title from their private chats: each private
+/// alert arrives exactly once, apart from sends in flight at each kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_fan_out_to_1000_followers_loses_nothing() {
+    let Some((telegram, discord)) = mocks().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let followers = 2 * CHATS_PER_PLATFORM;
+    {
+        let app = App::open(
+            Store::open(&data).expect("store"),
+            Settings::default(),
+            Arc::new(SystemClock),
+        )
+        .expect("app");
+        for i in 0..followers {
+            let user = telegram_chat(i).to_string();
+            let person = Caller {
+                platform: Platform::Telegram,
+                user_id: user.clone(),
+                chat_id: user,
+                is_chat_admin: true,
+                is_group: false,
+            };
+            let reply = app.handle_line(&person, "/anime follow #1");
+            assert!(format!("{reply:?}").contains("You follow"), "{reply:?}");
+        }
+        let reply = app.handle_line(
+            &Caller::local_owner(),
+            "/anime admin episode #1 ep=13 audio=Tamil",
+        );
+        assert!(
+            format!("{reply:?}").contains(&format!("{followers} chats")),
+            "{reply:?}"
+        );
+    }
+    kill_during_fan_out(&data, &telegram, &discord, followers as usize).await;
+}
+
+/// Starts `rouge serve` on `data` and kills it with SIGKILL at spread-out
+/// moments of a queued fan-out to `total` chats, restarting it each time,
+/// until every chat has its post; then checks nothing was lost, at most the
+/// sends in flight were repeated, and the store opens cleanly.
+async fn kill_during_fan_out(
+    data: &std::path::Path,
+    telegram: &TelegramMock,
+    discord: &DiscordMock,
+    total: usize,
+) {
     let mut kills = 0;
     let started = Instant::now();
     // Kill at spread-out moments: after a number of posts, not of seconds.
     let mut targets = (1..=KILLS).map(|k| k * total / (KILLS + 2)).peekable();
     loop {
-        let mut serving = start(&data, &telegram, &discord);
+        let mut serving = start(data, telegram, discord);
         let target = targets.peek().copied();
         loop {
-            let delivered = posts(&telegram, &discord).len();
+            let delivered = posts(telegram, discord).len();
             if target.is_some_and(|t| delivered >= t) || delivered >= total {
                 break;
             }
@@ -231,7 +284,7 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        if target.is_some() && posts(&telegram, &discord).len() < total {
+        if target.is_some() && posts(telegram, discord).len() < total {
             serving.kill();
             kills += 1;
             targets.next();
@@ -244,7 +297,7 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
         break;
     }
 
-    let counts = posts(&telegram, &discord);
+    let counts = posts(telegram, discord);
     let lost = total - counts.len();
     let duplicated: usize = counts.values().map(|n| n - 1).sum();
     println!(
@@ -261,7 +314,7 @@ async fn kill_9_during_fan_out_loses_nothing_and_repeats_only_in_flight_sends() 
         "{duplicated} duplicates"
     );
     // The store opens cleanly and agrees: nothing left queued.
-    let store = Store::open_waiting(&data, Duration::from_secs(10))
+    let store = Store::open_waiting(data, Duration::from_secs(10))
         .expect("the store opens after the kills");
     assert_eq!(
         store.queued(Platform::Telegram) + store.queued(Platform::Discord),
