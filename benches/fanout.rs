@@ -1,5 +1,6 @@
 //! The announcement engine under load: one release fanned out to 10,000
-//! subscribed Telegram chats (8,000 private chats, 2,000 groups).
+//! subscribed Telegram chats (8,000 private chats, 2,000 groups), and to
+//! 1,000 chats and 10,000 followers (each a private alert).
 //!
 //! Two parts:
 //!
@@ -39,6 +40,9 @@ use rouge::store::Store;
 
 /// Chats in the simulation; one in five is a group.
 const CHATS: usize = 10_000;
+/// People following the title in the second simulation (beside a tenth
+/// of [`CHATS`] chats).
+const FOLLOWERS: usize = 10_000;
 /// Chats per iteration of the criterion benchmarks.
 const BENCH_CHATS: usize = 1_000;
 /// How far the simulated clock moves between rounds of the dispatcher.
@@ -97,10 +101,55 @@ fn owner() -> Caller {
     }
 }
 
+/// Person `j` who follows entry #1 from their private chat (a private
+/// alert goes to the chat whose id is their user id).
+fn follower(j: usize) -> Caller {
+    let id = format!("{}", 300_000_000 + j);
+    Caller {
+        platform: Platform::Telegram,
+        user_id: id.clone(),
+        chat_id: id,
+        is_chat_admin: true,
+        is_group: false,
+    }
+}
+
+/// Who a release reaches: `chats` subscribed chats and `followers` people.
+#[derive(Clone, Copy)]
+struct Audience {
+    chats: usize,
+    followers: usize,
+}
+
+impl Audience {
+    fn total(self) -> usize {
+        self.chats + self.followers
+    }
+
+    /// Every chat the release is posted to.
+    fn recipients(self) -> impl Iterator<Item = ChatRef> {
+        (0..self.chats)
+            .map(|i| chat_admin(i).chat())
+            .chain((0..self.followers).map(|j| follower(j).personal_chat()))
+    }
+}
+
 /// An app over a fresh temporary store (with the demo catalog) in which
 /// `chats` chats are subscribed to entry #1, each by its admin's command;
 /// and that store.
 fn subscribed_app(clock: &ManualClock, chats: usize) -> (App, Store) {
+    followed_app(
+        clock,
+        Audience {
+            chats,
+            followers: 0,
+        },
+    )
+}
+
+/// [`subscribed_app`], and `audience.followers` people following entry #1.
+fn followed_app(clock: &ManualClock, audience: Audience) -> (App, Store) {
+    let chats = audience.chats;
     let settings = Settings {
         owners: vec!["telegram:1".into()],
         ..Settings::default()
@@ -113,6 +162,13 @@ fn subscribed_app(clock: &ManualClock, chats: usize) -> (App, Store) {
         assert!(
             matches!(reply, Reply::Done(_)),
             "chat {i} cannot subscribe: {reply:?}"
+        );
+    }
+    for j in 0..audience.followers {
+        let reply = app.handle_line(&follower(j), "/anime follow #1");
+        assert!(
+            matches!(reply, Reply::Done(_)),
+            "person {j} cannot follow: {reply:?}"
         );
     }
     (app, store)
@@ -359,18 +415,22 @@ fn check_the_checker() {
     assert_eq!((v.global, v.per_chat, v.per_group), (1, 1, 1));
 }
 
-fn simulate(chats: usize) {
+fn simulate(audience: Audience) {
     check_the_checker();
     let t0 = start();
     let clock = ManualClock::new(t0);
     let setup = Instant::now();
-    let (app, store) = subscribed_app(&clock, chats);
-    let groups = (0..chats).filter(|&i| is_group(i)).count();
+    let (app, store) = followed_app(&clock, audience);
+    let groups = (0..audience.chats).filter(|&i| is_group(i)).count();
     println!(
-        "fan-out simulation: {chats} chats ({} private, {groups} groups) subscribed in {:.1?} (not timed)",
-        chats - groups,
+        "fan-out simulation: {} chats ({} private, {groups} groups) subscribed and {} followers in {:.1?} (not timed)",
+        audience.chats,
+        audience.chats - groups,
+        audience.followers,
         setup.elapsed()
     );
+    // From here on every recipient counts as a chat: a follower's private chat is one.
+    let chats = audience.total();
 
     let mut engine = EngineTime::default();
     let started = Instant::now();
@@ -439,8 +499,7 @@ fn simulate(chats: usize) {
         .map(|d| d.chat)
         .collect();
     let mut exactly_once = 0;
-    for i in 0..chats {
-        let chat = chat_admin(i).chat();
+    for chat in audience.recipients() {
         let posts = state.per_chat.get(&chat.chat_id).map_or(0, Vec::len);
         if posts == 1 && recorded.contains(&chat) {
             exactly_once += 1;
@@ -749,7 +808,20 @@ fn benchmarking() -> bool {
 fn main() {
     let listing = std::env::args().any(|a| a == "--list");
     if !listing {
-        simulate(if benchmarking() { CHATS } else { 300 });
+        // 10,000 chats; then 1,000 chats and 10,000 people following the title.
+        let (chats, followers) = if benchmarking() {
+            (CHATS, FOLLOWERS)
+        } else {
+            (300, 300)
+        };
+        simulate(Audience {
+            chats,
+            followers: 0,
+        });
+        simulate(Audience {
+            chats: chats / 10,
+            followers,
+        });
     }
 
     let mut c = Criterion::default().configure_from_args();
