@@ -391,8 +391,9 @@ impl App {
         let now = self.now();
         let until = now + Duration::days(i64::from(days));
         let mut upcoming: Vec<(Airing, std::sync::Arc<Entry>)> = Vec::new();
+        let adult = self.shows_adult(caller)?;
         for entry in self.catalog().entries() {
-            if !settings.adult && entry.is_adult_title() {
+            if !adult && entry.is_adult_title() {
                 continue;
             }
             let Some(projection) = Projection::of(entry) else {

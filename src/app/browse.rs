@@ -66,6 +66,7 @@ impl App {
         page: usize,
     ) -> Result<Reply, CommandError> {
         let settings = self.store().chat_settings(&caller.chat())?;
+        let adult = self.shows_adult(caller)?;
         let tz = schedule::time_zone(&settings.tz).unwrap_or(chrono_tz::Tz::UTC);
         let today = self.now().with_timezone(&tz).date_naive();
         let current = Season::of_date(today);
@@ -76,7 +77,7 @@ impl App {
         let mut chart: Vec<(bool, Option<scores::Tenths>, u64, Arc<Entry>)> = self
             .catalog()
             .entries()
-            .filter(|e| settings.adult || !e.is_adult_title())
+            .filter(|e| adult || !e.is_adult_title())
             .filter(|e| e.season_or_derived() == Some(wanted))
             .map(|e| {
                 let votes = e.scores.iter().filter_map(|s| s.votes).sum();

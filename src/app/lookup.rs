@@ -34,10 +34,15 @@ pub(super) enum Resolved {
 }
 
 impl App {
-    /// Whether adult titles may appear where `caller` writes (the chat's
-    /// setting; a private chat's is the person's own).
+    /// Whether adult titles may appear where `caller` writes: a group's
+    /// setting, or in a private chat the person's own (`/anime me adult`).
     pub(super) fn shows_adult(&self, caller: &Caller) -> Result<bool, CommandError> {
-        Ok(self.store().chat_settings(&caller.chat())?.adult)
+        let chat = if caller.is_group {
+            caller.chat()
+        } else {
+            caller.personal_chat()
+        };
+        Ok(self.store().chat_settings(&chat)?.adult)
     }
 
     /// Resolves a title for an owner's command: every entry counts.
