@@ -35,6 +35,7 @@ const MANAGE_GUILD: &str = "32";
 const CALLBACK: &str = "/interactions/{interaction_id}/{interaction_token}/callback";
 const MESSAGES: &str = "/channels/{channel_id}/messages";
 const GLOBAL_COMMANDS: &str = "/applications/{application_id}/commands";
+const OPEN_DM: &str = "/users/@me/channels";
 const WAIT: Duration = Duration::from_secs(15);
 
 macro_rules! require_spec {
@@ -170,6 +171,23 @@ impl Harness {
         )
     }
 
+    /// A press of the button `custom_id` in [`CHANNEL`] (on the last message
+    /// the bot posted with it there, if any).
+    fn button(&mut self, user: u64, permissions: &str, custom_id: &str) -> Value {
+        let id = self.id();
+        self.mock.interaction_component(
+            id,
+            GUILD,
+            CHANNEL,
+            user,
+            permissions,
+            custom_id,
+            2,
+            Vec::new(),
+            None,
+        )
+    }
+
     /// The active subscriptions of a Discord channel.
     fn subscriptions(&self, channel: u64) -> usize {
         let chat = ChatRef {
@@ -182,6 +200,50 @@ impl Harness {
             .iter()
             .filter(|s| s.active)
             .count()
+    }
+
+    /// The titles `user` follows: active subscriptions of their personal chat.
+    fn follows(&self, user: u64) -> usize {
+        let chat = ChatRef {
+            platform: Platform::Discord,
+            chat_id: format!("dm:{user}"),
+        };
+        self.store
+            .subscriptions_of(&chat)
+            .expect("subscriptions")
+            .iter()
+            .filter(|s| s.active)
+            .count()
+    }
+
+    /// An owner's `/anime-admin episode` for #1; the reply's text.
+    async fn release(&mut self, episode: u64) -> String {
+        let options = json!([{ "type": 3, "name": "title", "value": "#1" }, { "type": 4, "name": "number", "value": episode }]);
+        let reply = self
+            .slash(OWNER, MANAGE_GUILD, "anime-admin", "episode", options)
+            .await;
+        embed_text(&reply)
+    }
+
+    /// The posts the bot attempted in `channel` (answered or refused).
+    fn posts_to(&self, channel: u64) -> Vec<discord_mock::Request> {
+        self.mock
+            .requests_to("POST", MESSAGES)
+            .into_iter()
+            .filter(|r| r.param_u64("channel_id") == Some(channel))
+            .collect()
+    }
+
+    /// Waits until the bot attempted `count` posts in `channel`; all of them.
+    async fn wait_for_posts(&self, channel: u64, count: usize) -> Vec<discord_mock::Request> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let posts = self.posts_to(channel);
+            if posts.len() >= count || tokio::time::Instant::now() >= deadline {
+                return posts;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn stop(self) {
@@ -215,6 +277,18 @@ fn embed_text(callback: &Value) -> String {
         ));
     }
     text
+}
+
+/// The custom ids of a message's buttons, in order.
+fn buttons(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter(|c| c["type"] == 2)
+        .filter_map(|c| c["custom_id"].as_str().map(String::from))
+        .collect()
 }
 
 fn ephemeral(callback: &Value) -> bool {
@@ -323,18 +397,7 @@ async fn autocomplete_offers_titles_and_a_picker_choice_gets_the_card() {
         embed_text(&card)
     );
     // A forged component asking for an admin command is refused.
-    let id = h.id();
-    let payload = h.mock.interaction_component(
-        id,
-        GUILD,
-        CHANNEL,
-        MEMBER,
-        "0",
-        "/anime admin delete #1",
-        2,
-        Vec::new(),
-        None,
-    );
+    let payload = h.button(MEMBER, "0", "/anime admin delete #1");
     let refused = h.interact(payload).await;
     assert!(ephemeral(&refused) && embed_text(&refused).contains("no longer valid"));
     assert!(h.app.entry(1).is_some());
@@ -393,6 +456,27 @@ async fn manage_server_subscribes_and_an_owners_episode_posts_once() {
         "{embed}"
     );
     assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        buttons(&post.body),
+        ["/anime #1", "/anime follow #1"],
+        "an announcement offers the card and following"
+    );
+
+    // Its Follow button follows the title for whoever presses it, privately.
+    let payload = h.button(MEMBER, "0", "/anime follow #1");
+    assert!(
+        payload["message"]["embeds"][0]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("episode 13")),
+        "the button is the announcement's: {}",
+        payload["message"]
+    );
+    let followed = h.interact(payload).await;
+    assert!(
+        ephemeral(&followed) && embed_text(&followed).contains("You follow"),
+        "{followed}"
+    );
+    assert_eq!(h.follows(MEMBER), 1);
     h.stop().await;
 }
 
@@ -747,18 +831,7 @@ async fn a_user_install_in_a_server_without_rouge_answers_only_the_caller() {
         );
     }
     // A subscribe button on an ephemeral card is refused the same way.
-    let id = h.id();
-    let payload = h.mock.interaction_component(
-        id,
-        GUILD,
-        CHANNEL,
-        MEMBER,
-        MANAGE_GUILD,
-        "/anime subscribe #1",
-        2,
-        Vec::new(),
-        None,
-    );
+    let payload = h.button(MEMBER, MANAGE_GUILD, "/anime subscribe #1");
     let refused = h.interact(discord_mock::user_installed(payload)).await;
     assert!(ephemeral(&refused));
     assert!(embed_text(&refused).contains("not installed in this server"));
@@ -822,5 +895,173 @@ async fn the_bot_dm_is_the_users_own_chat_and_other_dms_answer_privately() {
         embed_text(&refused)
     );
     assert_eq!(h.subscriptions(group_dm), 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_get_one_dm_per_episode_wherever_they_followed_from() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    h.start_dispatcher();
+    let (in_server, user_installed, in_bot_dm) = (
+        MEMBER,
+        700_000_000_000_000_008u64,
+        700_000_000_000_000_009u64,
+    );
+    let bot_dm = 900_000_000_000_000_300u64;
+    let title = json!([{ "type": 3, "name": "title", "value": "#1" }]);
+    for (user, payload) in [
+        (
+            in_server,
+            h.slash_payload(
+                GUILD,
+                CHANNEL,
+                in_server,
+                "0",
+                "anime",
+                "follow",
+                title.clone(),
+            ),
+        ),
+        (
+            user_installed,
+            discord_mock::user_installed(h.slash_payload(
+                GUILD,
+                CHANNEL,
+                user_installed,
+                "0",
+                "anime",
+                "follow",
+                title.clone(),
+            )),
+        ),
+        (
+            in_bot_dm,
+            h.slash_payload(0, bot_dm, in_bot_dm, "0", "anime", "follow", title.clone()),
+        ),
+    ] {
+        let done = h.interact(payload).await;
+        assert!(
+            embed_text(&done).contains("You follow Metallic Rouge"),
+            "{user}: {}",
+            embed_text(&done)
+        );
+        assert!(ephemeral(&done), "{user}: only the follower sees it");
+        assert_eq!(h.follows(user), 1, "{user}");
+    }
+    // Following is the person's own: no chat was subscribed.
+    assert_eq!(h.subscriptions(CHANNEL) + h.subscriptions(bot_dm), 0);
+
+    let released = h.release(12).await;
+    assert!(released.contains("Announcing it in 3 chats"), "{released}");
+    let followers = [in_server, user_installed, in_bot_dm];
+    for user in followers {
+        let posts = h.wait_for_posts(h.mock.dm_channel(user), 1).await;
+        assert_eq!(posts.len(), 1, "{user}: one DM");
+        let post = &posts[0].body;
+        assert!(
+            post["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("episode 12")),
+            "{post}"
+        );
+        assert_eq!(post["allowed_mentions"]["parse"], json!([]));
+        assert_eq!(
+            buttons(post),
+            ["/anime #1"],
+            "no Follow button for a follower"
+        );
+    }
+    let opened: Vec<u64> = h
+        .mock
+        .requests_to("POST", OPEN_DM)
+        .iter()
+        .filter_map(|r| {
+            r.body["recipient_id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+        })
+        .collect();
+    assert_eq!(opened.len(), 3, "{opened:?}");
+    for user in followers {
+        assert!(opened.contains(&user), "{user} in {opened:?}");
+    }
+    assert!(h.posts_to(CHANNEL).is_empty() && h.posts_to(bot_dm).is_empty());
+
+    // The next episode reuses the DMs it opened, one post each.
+    let released = h.release(13).await;
+    assert!(released.contains("Announcing it in 3 chats"), "{released}");
+    for user in followers {
+        let posts = h.wait_for_posts(h.mock.dm_channel(user), 2).await;
+        assert_eq!(posts.len(), 2, "{user}");
+        assert!(
+            posts[1].body["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("episode 13")),
+            "{}",
+            posts[1].body
+        );
+    }
+    assert_eq!(
+        h.mock.requests_to("POST", OPEN_DM).len(),
+        3,
+        "each DM opened once"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_dm_stops_the_follow_and_the_next_command_says_why() {
+    require_spec!();
+    let mut h = Harness::start().await;
+    h.start_dispatcher();
+    let title = json!([{ "type": 3, "name": "title", "value": "#1" }]);
+    h.slash(MEMBER, MANAGE_GUILD, "anime", "subscribe", title.clone())
+        .await;
+    let done = h.slash(MEMBER, "0", "anime", "follow", title.clone()).await;
+    assert!(
+        embed_text(&done).contains("You follow"),
+        "{}",
+        embed_text(&done)
+    );
+    let dm = h.mock.dm_channel(MEMBER);
+    h.mock
+        .fail("POST", MESSAGES, Some(dm), Failure::CannotMessageUser, 1);
+
+    assert!(h.release(12).await.contains("Announcing it in 2 chats"));
+    assert_eq!(h.wait_for_posts(dm, 1).await.len(), 1, "the DM was tried");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.follows(MEMBER) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "50007 should stop the follow"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        h.wait_for_posts(CHANNEL, 1).await.len(),
+        1,
+        "the channel still gets its post"
+    );
+
+    // The next episode reaches the channel only: the DM is not tried again.
+    let released = h.release(13).await;
+    assert!(released.contains("Announcing it in 1 chat."), "{released}");
+    assert_eq!(h.wait_for_posts(CHANNEL, 2).await.len(), 2);
+    assert_eq!(h.posts_to(dm).len(), 1, "no second attempt");
+
+    // The follower is told why, once, on their next command.
+    let following = h.slash(MEMBER, "0", "anime", "following", json!([])).await;
+    let text = embed_text(&following);
+    assert!(
+        text.contains("your private alerts stopped") && text.contains("error 50007"),
+        "{text}"
+    );
+    let again = h.slash(MEMBER, "0", "anime", "following", json!([])).await;
+    assert!(
+        !embed_text(&again).contains("stopped"),
+        "{}",
+        embed_text(&again)
+    );
     h.stop().await;
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 use discord_mock::{DiscordMock, Failure, public_key_hex, sign};
 use serde_json::{Value, json};
 use serenity::all::{
-    ApplicationId, ChannelId, ClientBuilder, Command, CommandDataOptionValue, CommandOptionType,
-    ComponentInteractionDataKind, Context, CreateActionRow, CreateAutocompleteResponse,
-    CreateButton, CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedAuthor,
-    CreateEmbedFooter, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EditMessage,
-    EventHandler, GatewayIntents, GuildId, InstallationContext, Interaction, InteractionContext,
-    Permissions, Ready, Timestamp,
+    ApplicationId, ChannelId, ChannelType, ClientBuilder, Command, CommandDataOptionValue,
+    CommandOptionType, ComponentInteractionDataKind, Context, CreateActionRow,
+    CreateAutocompleteResponse, CreateButton, CreateCommand, CreateCommandOption, CreateEmbed,
+    CreateEmbedAuthor, CreateEmbedFooter, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, EditMessage, EventHandler, GatewayIntents, GuildId,
+    InstallationContext, Interaction, InteractionContext, Permissions, Ready, Timestamp, UserId,
 };
 use serenity::http::{ErrorResponse, Http, HttpBuilder, HttpError};
 use serenity::interactions_endpoint::Verifier;
@@ -398,6 +398,86 @@ async fn forbidden_unknown_channel_and_server_errors() {
     channel.say(&http, "d").await.expect("rules used up");
     assert_eq!(mock.requests_to("POST", MESSAGES).len(), 4);
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn dm_channels_open_with_a_stable_id_and_can_refuse_posts() {
+    require_spec!();
+    let mock = DiscordMock::start(TOKEN, APP_ID).await;
+    let http = http_for(&mock);
+    let user = UserId::new(USER);
+    let known = mock.dm_channel(USER);
+    let opened = user
+        .create_dm_channel(&http)
+        .await
+        .expect("POST /users/@me/channels");
+    assert_eq!(opened.id.get(), known, "the id the mock told");
+    assert_eq!(opened.kind, ChannelType::Private);
+    assert_eq!(opened.recipient.id, user);
+    let again = user.create_dm_channel(&http).await.expect("reopened");
+    assert_eq!(again.id, opened.id, "one DM channel per recipient");
+    let other = UserId::new(USER + 1)
+        .create_dm_channel(&http)
+        .await
+        .expect("another");
+    assert_ne!(other.id, opened.id);
+    let fetched = opened
+        .id
+        .to_channel(&http)
+        .await
+        .expect("GET /channels/{dm}");
+    assert!(
+        fetched
+            .clone()
+            .private()
+            .is_some_and(|dm| dm.recipient.id == user),
+        "{fetched:?}"
+    );
+    let requests = mock.requests_to("POST", "/users/@me/channels");
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests[0].body,
+        json!({ "recipient_id": USER.to_string() })
+    );
+
+    mock.fail("POST", MESSAGES, Some(known), Failure::CannotMessageUser, 1);
+    let refused = unsuccessful(opened.id.say(&http, "a").await.expect_err("403"));
+    assert_eq!(refused.status_code.as_u16(), 403);
+    assert_eq!(refused.error.code, 50007);
+    assert_eq!(refused.error.message, "Cannot send messages to this user");
+    let sent = opened
+        .id
+        .say(&http, "b")
+        .await
+        .expect("the rule is used up");
+    assert_eq!(sent.channel_id, opened.id);
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+
+    // A bot names the recipient; the document alone would allow leaving it out.
+    let (status, body) = raw(
+        &mock,
+        "POST",
+        "/api/v10/users/@me/channels",
+        Some(&bot_auth()),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["errors"]["recipient_id"]["_errors"][0]["code"],
+        "BASE_TYPE_REQUIRED"
+    );
+    let (status, _) = raw(
+        &mock,
+        "POST",
+        "/api/v10/users/@me/channels",
+        Some(&bot_auth()),
+        Some(json!({ "recipient_id": "someone" })),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(mock.violations().len(), 2, "{:?}", mock.violations());
     mock.stop().await;
 }
 

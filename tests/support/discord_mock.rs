@@ -75,6 +75,11 @@
 //! - Interaction deadlines run from the builder call, or from [`DiscordMock::dispatch`] of
 //!   the `INTERACTION_CREATE`. A request answered with an injected failure changes no state
 //!   (a failed callback does not acknowledge the interaction).
+//! - `POST /users/@me/channels` (a bot opening a DM) needs `recipient_id` and answers a DM
+//!   channel (type 1) whose id is the same every time for a recipient:
+//!   [`DiscordMock::dm_channel`] tells it beforehand, so a test can make posts there fail,
+//!   e.g. with [`Failure::CannotMessageUser`] (what Discord answers when the person closed
+//!   their DMs or blocked the bot). `GET /channels/{id}` knows these channels too.
 //!
 //! The gateway: HELLO (`heartbeat_interval` 41250) on connect; IDENTIFY with the token (bare
 //! or `Bot `-prefixed, serenity sends the latter) → READY (`s` 1, with `v`, `user`, `guilds:
@@ -220,6 +225,9 @@ pub enum Failure {
     UnknownChannel,
     /// 404 `{"message":"Unknown Message","code":10008}`.
     UnknownMessage,
+    /// 403 `{"message":"Cannot send messages to this user","code":50007}`: the recipient of a
+    /// DM closed their DMs (to the server's members, or all) or blocked the bot.
+    CannotMessageUser,
     /// 502 `{"message":"502: Bad Gateway","code":0}`.
     ServerError,
     /// Any other error: HTTP status, Discord error code and message.
@@ -241,6 +249,9 @@ impl Failure {
             Failure::MissingPermissions => discord_error(403, 50013, "Missing Permissions"),
             Failure::UnknownChannel => discord_error(404, 10003, "Unknown Channel"),
             Failure::UnknownMessage => discord_error(404, 10008, "Unknown Message"),
+            Failure::CannotMessageUser => {
+                discord_error(403, 50007, "Cannot send messages to this user")
+            }
             Failure::ServerError => discord_error(502, 0, "502: Bad Gateway"),
             Failure::Custom {
                 status,
@@ -283,6 +294,8 @@ struct MockState {
     messages: HashMap<u64, Value>,
     /// Guild of a channel, learned from the interaction builders.
     channel_guilds: HashMap<u64, u64>,
+    /// The DM channel of each recipient the bot opened one with (or a test asked about).
+    dm_channels: HashMap<u64, u64>,
     global_commands: Vec<Value>,
     guild_commands: HashMap<u64, Vec<Value>>,
     interactions: HashMap<u64, InteractionRecord>,
@@ -489,6 +502,7 @@ impl DiscordMock {
                 failures: FailRules::new(),
                 messages: HashMap::new(),
                 channel_guilds: HashMap::new(),
+                dm_channels: HashMap::new(),
                 global_commands: Vec::new(),
                 guild_commands: HashMap::new(),
                 interactions: HashMap::new(),
@@ -622,6 +636,12 @@ impl DiscordMock {
     /// Every message the bot really posted (answered with success), in no order.
     pub fn messages(&self) -> Vec<Value> {
         self.state().messages.values().cloned().collect()
+    }
+
+    /// The id of the bot's DM channel with `user`: what `POST /users/@me/channels` answers
+    /// for that recipient, now and later.
+    pub fn dm_channel(&self, user: u64) -> u64 {
+        self.inner.shared.dm_channel(user)
     }
 
     /// The global commands as last registered.
@@ -1161,6 +1181,17 @@ impl Shared {
         me["email"] = Value::Null;
         me["premium_type"] = json!(0);
         me
+    }
+
+    /// The DM channel with `user`, made on first use.
+    fn dm_channel(&self, user: u64) -> u64 {
+        let mut st = lock(&self.state);
+        if let Some(&channel) = st.dm_channels.get(&user) {
+            return channel;
+        }
+        let channel = self.snowflake();
+        st.dm_channels.insert(user, channel);
+        channel
     }
 
     /// Fills in what serenity's `Message` requires, keeping what `m` has.
@@ -2606,6 +2637,15 @@ fn discord_checks(
         ("POST", "/interactions/{interaction_id}/{interaction_token}/callback") => {
             check_callback(json, files, out, api_errors)
         }
+        // A bot opens one-to-one DMs only: group DMs need OAuth2 access tokens.
+        ("POST", "/users/@me/channels") if blank(json.get("recipient_id")) => {
+            out.push(Problem::at(
+                &[],
+                "recipient_id",
+                "BASE_TYPE_REQUIRED",
+                "This field is required",
+            ))
+        }
         ("PUT", "/applications/{application_id}/commands")
         | ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands") => {
             if let Some(cmds) = json.as_array() {
@@ -2808,8 +2848,30 @@ fn option_response(option: &Value) -> Value {
     o
 }
 
+/// A DM channel (type 1) between the bot and `recipient`.
+fn dm_channel_json(channel_id: u64, recipient: u64) -> Value {
+    json!({
+        "id": channel_id.to_string(),
+        "type": 1,
+        "last_message_id": null,
+        "flags": 0,
+        "recipients": [user_json(recipient)],
+    })
+}
+
 fn channel_json(shared: &Shared, channel_id: u64) -> Value {
-    let guild = lock(&shared.state).channel_guilds.get(&channel_id).copied();
+    let (guild, recipient) = {
+        let st = lock(&shared.state);
+        let recipient = st
+            .dm_channels
+            .iter()
+            .find(|&(_, &channel)| channel == channel_id)
+            .map(|(&user, _)| user);
+        (st.channel_guilds.get(&channel_id).copied(), recipient)
+    };
+    if let Some(recipient) = recipient {
+        return dm_channel_json(channel_id, recipient);
+    }
     match guild {
         Some(g) => json!({
             "id": channel_id.to_string(),
@@ -2885,6 +2947,13 @@ fn answer(
             }),
         ),
         ("GET", "/channels/{channel_id}") => json_response(200, channel_json(shared, channel_id)),
+        ("POST", "/users/@me/channels") => {
+            let recipient = json.get("recipient_id").and_then(int::<u64>).unwrap_or(0);
+            json_response(
+                200,
+                dm_channel_json(shared.dm_channel(recipient), recipient),
+            )
+        }
         ("POST", "/channels/{channel_id}/messages") => {
             let id = shared.snowflake();
             let m = message_from_body(shared, id, channel_id, json, &body.files);

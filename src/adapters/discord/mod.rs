@@ -14,13 +14,17 @@
 //! Rouge themselves — a server that never added it, someone else's DM — the
 //! bot cannot post ([`Place`]): every answer there is ephemeral, and
 //! commands that change the chat (subscriptions, settings) are explained
-//! instead of run.
+//! instead of run. Following a title is the person's own, not the chat's:
+//! it works everywhere, and its alerts go to the person's DM with Rouge
+//! (the chat `dm:<user id>`), which [`DiscordNotifier`] opens when it first
+//! posts there.
 
 pub mod endpoint;
 pub mod render;
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -32,7 +36,7 @@ use serenity::all::{
     CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
     CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
     EditInteractionResponse, EventHandler, GatewayIntents, GuildId, Http, HttpBuilder,
-    InstallationContext, Interaction, InteractionContext, Permissions, Ready,
+    InstallationContext, Interaction, InteractionContext, Permissions, Ready, UserId,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -41,7 +45,7 @@ use super::{StartError, Wiring, joined_reply, keep_connected, run_command, spawn
 use crate::app::App;
 use crate::config::DiscordConfig;
 use crate::core::announce::{Announcement, Notifier, SendOutcome};
-use crate::core::caller::{Caller, ChatRef, Platform};
+use crate::core::caller::{Caller, ChatRef, Personal, Platform};
 use crate::core::command::{self, Args, Command, Group, OptionKind, OptionSpec, Value};
 use crate::core::reply::{ErrorKind, Reply};
 
@@ -691,14 +695,72 @@ pub fn start(w: &mut Wiring<'_>) -> anyhow::Result<Option<&'static str>> {
     Ok(Some("discord"))
 }
 
-/// Posts announcements to Discord channels.
+/// How many people's DM channels the notifier remembers; past that it
+/// forgets one to make room (reopening a DM costs one request).
+const DM_CHANNELS_KEPT: usize = 10_000;
+
+/// Why a person's alerts stop when Discord answers 50007 (Cannot send
+/// messages to this user), as the stop note tells them.
+const DM_REFUSED: &str = "Discord refused a direct message (error 50007: direct messages \
+    from Rouge are turned off in Discord's privacy settings, or Rouge is blocked)";
+
+/// Where a chat id points on Discord: a channel, or a person's DM
+/// (`dm:<user id>`, the personal chat of the platform table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Destination {
+    Channel(ChannelId),
+    Dm(UserId),
+}
+
+impl Destination {
+    fn of(chat_id: &str) -> Option<Destination> {
+        let snowflake = |s: &str| s.parse::<u64>().ok().filter(|&id| id != 0);
+        if let Personal::Opened { prefix } = Platform::Discord.info().personal
+            && let Some(user) = chat_id.strip_prefix(prefix)
+        {
+            return snowflake(user).map(|id| Destination::Dm(UserId::new(id)));
+        }
+        snowflake(chat_id).map(|id| Destination::Channel(ChannelId::new(id)))
+    }
+}
+
+/// Posts announcements to Discord channels, and followers' alerts to their
+/// DMs.
 pub struct DiscordNotifier {
     http: Arc<Http>,
+    /// The DM channel of each person posted to, so it is opened once.
+    dms: Mutex<HashMap<UserId, ChannelId>>,
 }
 
 impl DiscordNotifier {
     pub fn new(http: Arc<Http>) -> DiscordNotifier {
-        DiscordNotifier { http }
+        DiscordNotifier {
+            http,
+            dms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The DM channel with `user`: remembered, or opened now (Discord
+    /// answers the same channel every time, so a race only opens it twice).
+    async fn dm_channel(&self, user: UserId) -> Result<ChannelId, serenity::Error> {
+        let known = self
+            .dms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&user)
+            .copied();
+        if let Some(channel) = known {
+            return Ok(channel);
+        }
+        let channel = user.create_dm_channel(self.http.as_ref()).await?.id;
+        let mut dms = self.dms.lock().unwrap_or_else(PoisonError::into_inner);
+        if dms.len() >= DM_CHANNELS_KEPT
+            && let Some(old) = dms.keys().next().copied()
+        {
+            dms.remove(&old);
+        }
+        dms.insert(user, channel);
+        Ok(channel)
     }
 }
 
@@ -708,21 +770,24 @@ impl Notifier for DiscordNotifier {
     }
 
     async fn send(&self, chat: &ChatRef, announcement: &Announcement) -> SendOutcome {
-        let Some(channel) = chat
-            .chat_id
-            .parse::<u64>()
-            .ok()
-            .filter(|&id| id != 0)
-            .map(ChannelId::new)
-        else {
+        let Some(destination) = Destination::of(&chat.chat_id) else {
             return SendOutcome::Rejected(format!(
-                "\"{}\" is not a Discord channel id",
+                "\"{}\" is not a Discord channel id or dm:<user id>",
                 chat.chat_id
             ));
         };
-        let rendered = render::render(&Reply::Announcement(Box::new(announcement.clone())));
+        let channel = match destination {
+            Destination::Channel(channel) => channel,
+            Destination::Dm(user) => match self.dm_channel(user).await {
+                Ok(channel) => channel,
+                Err(err) => return outcome(err),
+            },
+        };
+        let rendered =
+            render::announcement(announcement, matches!(destination, Destination::Dm(_)));
         let mut message = CreateMessage::new()
             .embed(rendered.embed)
+            .components(rendered.components)
             .allowed_mentions(CreateAllowedMentions::new());
         // The one mention the bot ever makes: the role the channel asked for.
         if let Some(role) = announcement
@@ -744,6 +809,9 @@ impl Notifier for DiscordNotifier {
     }
 }
 
+/// Discord's JSON error code for a DM the recipient does not accept.
+const CANNOT_MESSAGE_USER: isize = 50007;
+
 /// How long to wait after a 429 when the answer does not say (serenity does
 /// not pass Discord's `retry_after` on when its own limiter is off).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -760,6 +828,9 @@ fn outcome(err: serenity::Error) -> SendOutcome {
                 response.error.code
             );
             match response.status_code {
+                StatusCode::FORBIDDEN if response.error.code == CANNOT_MESSAGE_USER => {
+                    SendOutcome::Forbidden(DM_REFUSED.to_owned())
+                }
                 StatusCode::TOO_MANY_REQUESTS => SendOutcome::RetryAfter {
                     after: DEFAULT_RETRY_AFTER,
                     global: response.error.message.contains("global"),
@@ -785,6 +856,24 @@ mod tests {
         assert!(parse_shards("2..2/4").is_err());
         assert!(parse_shards("0..5/4").is_err());
         assert!(parse_shards("lots").is_err());
+    }
+
+    #[test]
+    fn chats_are_channels_or_a_persons_dm() {
+        let personal = caller(7, ChannelId::new(9), Place::Server, None).personal_chat();
+        assert_eq!(
+            Destination::of(&personal.chat_id),
+            Some(Destination::Dm(UserId::new(7)))
+        );
+        assert_eq!(
+            Destination::of("9"),
+            Some(Destination::Channel(ChannelId::new(9)))
+        );
+        for malformed in [
+            "", "0", "dm:", "dm:0", "dm:abc", "dm:-1", "dm:7x", "dm:dm:7", "x9",
+        ] {
+            assert_eq!(Destination::of(malformed), None, "{malformed:?}");
+        }
     }
 
     #[test]
@@ -873,6 +962,16 @@ mod tests {
         assert!(Place::Server.refusal(&subscribe).is_none());
         assert!(Place::BotDm.refusal(&subscribe).is_none());
         assert!(Place::ServerWithoutRouge.refusal(&show).is_none());
+        // Following is the caller's own, never the chat's: it runs everywhere.
+        let follow = command::parse("/anime follow #1");
+        for place in [
+            Place::Server,
+            Place::ServerWithoutRouge,
+            Place::BotDm,
+            Place::PrivateChannel,
+        ] {
+            assert!(place.refusal(&follow).is_none(), "{place:?}");
+        }
         let help = Reply::Help(crate::core::reply::HelpView { lines: Vec::new() });
         assert!(!Place::Server.render(&help).ephemeral);
         assert!(!Place::BotDm.render(&help).ephemeral);

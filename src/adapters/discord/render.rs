@@ -1,15 +1,17 @@
 //! Replies as Discord messages: embeds within Discord's limits (title 256,
 //! description 4,096, 25 fields of 256/1,024, 6,000 characters in all),
-//! markdown and mentions escaped, pickers as a select menu, card actions as
-//! buttons whose custom ids carry command lines, and errors ephemeral.
+//! markdown and mentions escaped, pickers as a select menu, card and
+//! announcement actions as buttons whose custom ids carry command lines, and
+//! errors ephemeral.
 
 use serenity::all::{
     ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter, CreateSelectMenu,
     CreateSelectMenuKind, CreateSelectMenuOption,
 };
 
-use crate::adapters::text::{self, Markdown};
+use crate::adapters::text::{self, Action, Markdown};
 use crate::core::announce::Announcement;
+use crate::core::command::{self, Command};
 use crate::core::reply::{Card, Reply};
 
 pub const TITLE_LIMIT: usize = 256;
@@ -104,6 +106,22 @@ impl Embed {
 /// Renders a reply for Discord: the text module's words laid out as an
 /// embed, with the reply's actions as buttons and a picker as a menu.
 pub fn render(reply: &Reply) -> Rendered {
+    render_with(reply, text::actions(reply))
+}
+
+/// An announcement as posted, with its buttons (the card, following the
+/// title). A follower's own DM leaves out Follow: they follow it already.
+pub fn announcement(announcement: &Announcement, to_follower: bool) -> Rendered {
+    let reply = Reply::Announcement(Box::new(announcement.clone()));
+    let actions = text::actions(&reply)
+        .into_iter()
+        .filter(|a| !(to_follower && matches!(command::parse(&a.command), Ok(Command::Follow(_)))))
+        .collect();
+    render_with(&reply, actions)
+}
+
+/// [`render`] with `actions` as its buttons.
+fn render_with(reply: &Reply, actions: Vec<Action>) -> Rendered {
     let title = text::heading(reply).unwrap_or_else(|| "Rouge".to_owned());
     let embed = match reply {
         Reply::Card(card) => card_embed(card),
@@ -141,20 +159,17 @@ pub fn render(reply: &Reply) -> Rendered {
             ));
         }
     }
-    // Announcements are posted without buttons.
-    if !matches!(reply, Reply::Announcement(_)) {
-        let buttons: Vec<CreateButton> = text::actions(reply)
-            .into_iter()
-            .filter(|a| a.command.len() <= CUSTOM_ID_LIMIT)
-            .map(|a| {
-                CreateButton::new(a.command)
-                    .label(cut(&a.label, 80))
-                    .style(ButtonStyle::Secondary)
-            })
-            .collect();
-        if !buttons.is_empty() {
-            components.push(CreateActionRow::Buttons(buttons));
-        }
+    let buttons: Vec<CreateButton> = actions
+        .into_iter()
+        .filter(|a| a.command.len() <= CUSTOM_ID_LIMIT)
+        .map(|a| {
+            CreateButton::new(a.command)
+                .label(cut(&a.label, 80))
+                .style(ButtonStyle::Secondary)
+        })
+        .collect();
+    if !buttons.is_empty() {
+        components.push(CreateActionRow::Buttons(buttons));
     }
     Rendered {
         embed,
