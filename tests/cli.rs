@@ -114,6 +114,28 @@ fn a_fresh_data_directory_answers_the_seed_entry() {
 }
 
 #[test]
+fn the_console_follows_browses_and_forgets() {
+    let rouge = Rouge::new();
+    let ask = |line: &str| {
+        let out = rouge.run(&["ask", "--as-user", "bob", line]);
+        assert!(out.status.success(), "{line}: {}", stdout(&out));
+        stdout(&out)
+    };
+    let season = ask("/anime season fall 2023");
+    assert!(
+        season.contains("Fall 2023: 1 title") && season.contains("Frieren"),
+        "{season}"
+    );
+    assert!(ask("/anime random mecha").contains("Metallic Rouge"));
+    assert!(ask("/anime related frieren").contains("No relations"));
+    assert!(ask("/anime follow frieren").contains("You follow"));
+    assert!(ask("/anime following").contains("Frieren"));
+    let forgotten = ask("/anime me forget");
+    assert!(forgotten.contains("1 follow"), "{forgotten}");
+    assert!(ask("/anime following").contains("You follow nothing"));
+}
+
+#[test]
 fn local_users_other_than_the_owner_cannot_edit() {
     let rouge = Rouge::new();
     let refused = rouge.run(&["ask", "--as-user", "bob", "/anime admin edit #1 episodes=2"]);

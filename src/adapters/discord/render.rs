@@ -252,6 +252,39 @@ mod tests {
     }
 
     #[test]
+    fn a_list_opens_its_titles_from_a_menu_once_each() {
+        use crate::core::reply::{ListItem, ListView};
+        let item = |id: u64, text: &str| ListItem {
+            id: Some(id),
+            text: text.into(),
+            detail: "TV · 2024".into(),
+            at: None,
+        };
+        let list = Reply::List(ListView {
+            heading: "Related to Tower Saga, in airing order".into(),
+            note: None,
+            // An airing list may name one title twice.
+            items: vec![
+                item(3, "Tower Saga"),
+                item(4, "Sequel"),
+                item(3, "Tower Saga"),
+            ],
+            empty: String::new(),
+            previous: None,
+            next: None,
+        });
+        let rendered = render(&list);
+        let rows = serde_json::to_value(&rendered.components).expect("components serialise");
+        let values: Vec<&str> = rows[0]["components"][0]["options"]
+            .as_array()
+            .expect("a select menu")
+            .iter()
+            .filter_map(|o| o["value"].as_str())
+            .collect();
+        assert_eq!(values, ["/anime #3", "/anime #4"]);
+    }
+
+    #[test]
     fn an_embed_never_exceeds_the_total() {
         let long = "x".repeat(5000);
         let mut e = Embed::new(&long).description(&long);
