@@ -141,6 +141,49 @@ const PAGE: OptionSpec = OptionSpec {
     keys: &["page"],
 };
 
+/// The settings a chat has; a person has the same for their own alerts.
+const SETTINGS: &[(&str, &str)] = &[
+    ("time zone", "tz"),
+    ("delay (minutes)", "delay"),
+    ("audio languages", "audio"),
+    ("stream", "stream"),
+    ("adult titles", "adult"),
+];
+
+const ME_SETTINGS: &[(&str, &str)] = &[
+    ("time zone", "tz"),
+    ("delay (minutes)", "delay"),
+    ("audio languages", "audio"),
+    ("stream", "stream"),
+    ("adult titles", "adult"),
+    ("forget me", "forget"),
+];
+
+/// Which setting of `/anime settings` or `/anime me`.
+const fn setting(
+    about: &'static str,
+    choices: &'static [(&'static str, &'static str)],
+) -> OptionSpec {
+    OptionSpec {
+        name: "setting",
+        about,
+        kind: OptionKind::Choice(choices),
+        required: false,
+        keys: &[],
+    }
+}
+
+/// The new value of a setting.
+const fn value(about: &'static str) -> OptionSpec {
+    OptionSpec {
+        name: "value",
+        about,
+        kind: OptionKind::Text { max: 100 },
+        required: false,
+        keys: &[],
+    }
+}
+
 const fn required(option: OptionSpec) -> OptionSpec {
     OptionSpec {
         required: true,
@@ -325,26 +368,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         usage: "/anime settings [tz <Area/City> | delay <minutes> | audio <languages>|any | stream <tv|site>|none | adult on|off]",
         about: "chat admins: time zone, delay, audio languages, the stream to follow, adult titles",
         options: &[
-            OptionSpec {
-                name: "setting",
-                about: "Which setting",
-                kind: OptionKind::Choice(&[
-                    ("time zone", "tz"),
-                    ("delay (minutes)", "delay"),
-                    ("audio languages", "audio"),
-                    ("stream", "stream"),
-                    ("adult titles", "adult"),
-                ]),
-                required: false,
-                keys: &[],
-            },
-            OptionSpec {
-                name: "value",
-                about: "The new value (e.g. Asia/Kolkata, 30, tamil,japanese, tv, off)",
-                kind: OptionKind::Text { max: 100 },
-                required: false,
-                keys: &[],
-            },
+            setting("Which setting", SETTINGS),
+            value("The new value (e.g. Asia/Kolkata, 30, tamil,japanese, tv, off)"),
         ],
         text: TextForm::FirstRest {
             first: "setting",
@@ -450,27 +475,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         usage: "/anime me [tz <Area/City> | delay <minutes> | audio <languages>|any | adult on|off | forget]",
         about: "your own settings for private alerts; forget deletes all Rouge keeps about you",
         options: &[
-            OptionSpec {
-                name: "setting",
-                about: "Which setting (or forget)",
-                kind: OptionKind::Choice(&[
-                    ("time zone", "tz"),
-                    ("delay (minutes)", "delay"),
-                    ("audio languages", "audio"),
-                    ("stream", "stream"),
-                    ("adult titles", "adult"),
-                    ("forget me", "forget"),
-                ]),
-                required: false,
-                keys: &[],
-            },
-            OptionSpec {
-                name: "value",
-                about: "The new value (e.g. Europe/Berlin, 30, japanese, off)",
-                kind: OptionKind::Text { max: 100 },
-                required: false,
-                keys: &[],
-            },
+            setting("Which setting (or forget)", ME_SETTINGS),
+            value("The new value (e.g. Europe/Berlin, 30, japanese, off)"),
         ],
         text: TextForm::FirstRest {
             first: "setting",
