@@ -4,7 +4,8 @@
 //! 127.0.0.1. AniList's airing schedule decides which episodes come due;
 //! the process is killed with SIGKILL after the refresh that learnt them
 //! and again while a refresh and the fan-out are both under way, and every
-//! chat still gets each episode's post exactly once.
+//! chat still gets each episode's post exactly once. `/healthz` says the
+//! source is degraded while AniList fails, and healthy once it answers.
 
 #[path = "support/anilist_mock.rs"]
 mod anilist_mock;
@@ -365,4 +366,100 @@ async fn kill_9_during_a_refresh_and_its_fan_out_posts_each_episode_once() {
     assert!(telegram.violations().is_empty() && telegram_after.violations().is_empty());
     assert!(anilist.invalid_queries().is_empty() && anilist.unsupported().is_empty());
     assert!(anilist.violations().is_empty());
+}
+
+/// `/healthz` of a running bot while AniList answers 503: still 200 (the
+/// bot answers from the store) but `degraded`, naming the source; and
+/// healthy again once a look-up's refresh gets an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_says_degraded_while_anilist_fails_and_ok_once_it_answers() {
+    if !TelegramMock::spec_available() || !AniListMock::spec_available() {
+        println!("skipping: ../shared/specs not found");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let telegram = TelegramMock::start(TOKEN).await;
+    // The fixtures hold Metallic Rouge, in the demo catalog with its AniList id.
+    let anilist = AniListMock::start().await;
+    anilist.fail_always(Failure::Unavailable);
+    let port = serve::free_port();
+    let mut serving = serve::start(
+        &dir.path().join("data"),
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+            ("ROUGE_TELEGRAM__API_URL", telegram.url()),
+            ("ROUGE_HTTP__LISTEN", format!("127.0.0.1:{port}")),
+            ("ROUGE_BACKUP__EVERY_HOURS", "0".to_owned()),
+            ("ROUGE_OFFLINE", "false".to_owned()),
+            ("ROUGE_SOURCES__ANILIST__URL", anilist.url()),
+            ("ROUGE_SOURCES__ANILIST__TIMEOUT_SECS", "2".to_owned()),
+            ("ROUGE_SOURCES__JIKAN__ENABLED", "false".to_owned()),
+        ],
+    );
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client");
+    let health = || async {
+        let response = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .ok()?;
+        let code = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.ok()?;
+        Some((code, body))
+    };
+    let wait_for = |status: &'static str| async move {
+        let started = Instant::now();
+        loop {
+            if let Some((code, body)) = health().await
+                && body["status"] == status
+            {
+                return (code, body);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "/healthz never said {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    // The schedule poll at start meets the 503.
+    let (code, body) = wait_for("degraded").await;
+    assert_eq!(
+        code, 200,
+        "a failing source does not make the bot unhealthy"
+    );
+    let source = &body["sources"][0];
+    assert_eq!(source["source"], "anilist", "{body}");
+    assert_eq!(source["healthy"], false, "{body}");
+    assert!(
+        source["detail"].as_str().is_some_and(|d| d.contains("503")),
+        "{body}"
+    );
+    assert_eq!(body["components"]["telegram"], true, "{body}");
+    serving.assert_running();
+
+    // AniList is back; a card never fetched asks for it, and the answer heals the source.
+    anilist.clear_failures();
+    telegram.push_update(TelegramMock::text_message(
+        42,
+        "private",
+        42,
+        "/anime metallic rouge",
+    ));
+    let (code, body) = wait_for("ok").await;
+    assert_eq!(code, 200);
+    assert_eq!(body["sources"][0]["healthy"], true, "{body}");
+    let (status, logs) = serving.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{logs}");
+    assert!(
+        anilist
+            .requests()
+            .iter()
+            .any(|r| r.status == 200 && r.ids.contains(&162_985)),
+        "the look-up's refresh was answered"
+    );
+    assert!(anilist.invalid_queries().is_empty() && anilist.unsupported().is_empty());
 }
