@@ -435,15 +435,10 @@ async fn drain(
 /// Asks `source` about `entries` (by its ids), in batches, and merges the
 /// answers. Returns how many entries changed.
 pub(super) async fn refresh(app: &App, source: &dyn Source, entries: Vec<EntryId>) -> usize {
-    let key = source.id().id_key();
-    let ids: Vec<String> = entries
-        .iter()
-        .filter_map(|&id| app.entry(id)?.external_ids.get(key).cloned())
-        .collect();
     let mut changed = 0;
-    for chunk in ids.chunks(source.batch().max(1)) {
-        match source.fetch(chunk).await {
-            Ok(found) => changed += apply_off_runtime(app, source.id(), found, false).await,
+    for chunk in source_ids(app, source, &entries).chunks(source.batch().max(1)) {
+        match ask(app, source, chunk).await {
+            Ok(n) => changed += n,
             Err(SourceError::Off) => return changed,
             Err(err) => {
                 debug!(source = %source.id(), cause = %err, "a refresh failed; the store answers");
@@ -451,6 +446,51 @@ pub(super) async fn refresh(app: &App, source: &dyn Source, entries: Vec<EntryId
         }
     }
     changed
+}
+
+/// How many times `rouge sync` asks again for a batch the source refused for
+/// its budget, waiting out each lock-out, before it leaves the batch out.
+const SYNC_RETRIES: u32 = 5;
+
+/// [`refresh`] of one batch for `rouge sync`, which is asked to refresh all
+/// it names: a batch refused for the source's budget (a 429's lock-out, or a
+/// wait longer than the source's patience) is asked again once the source
+/// allows it, rather than left out.
+async fn refresh_waiting(app: &App, source: &dyn Source, entries: &[EntryId]) -> usize {
+    let ids = source_ids(app, source, entries);
+    if ids.is_empty() {
+        return 0;
+    }
+    let mut retries = 0;
+    loop {
+        match ask(app, source, &ids).await {
+            Ok(n) => return n,
+            Err(SourceError::RateLimited { retry_after }) if retries < SYNC_RETRIES => {
+                retries += 1;
+                debug!(source = %source.id(), wait_s = retry_after.as_secs_f64(), "rate-limited; asking again after the wait");
+                tokio::time::sleep(retry_after).await;
+            }
+            Err(err) => {
+                debug!(source = %source.id(), cause = %err, "a refresh failed; the store answers");
+                return 0;
+            }
+        }
+    }
+}
+
+/// `source`'s ids of `entries` (those it has one for).
+fn source_ids(app: &App, source: &dyn Source, entries: &[EntryId]) -> Vec<String> {
+    let key = source.id().id_key();
+    entries
+        .iter()
+        .filter_map(|&id| app.entry(id)?.external_ids.get(key).cloned())
+        .collect()
+}
+
+/// Asks `source` about `ids` and merges the answer; how many entries changed.
+async fn ask(app: &App, source: &dyn Source, ids: &[String]) -> Result<usize, SourceError> {
+    let found = source.fetch(ids).await?;
+    Ok(apply_off_runtime(app, source.id(), found, false).await)
 }
 
 /// [`App::apply_source`] on a blocking thread (the store writes to disk).
@@ -610,7 +650,7 @@ impl App {
         progress(0, total);
         for c in &sources.connected {
             for chunk in entries.chunks(c.source.batch().max(1)) {
-                changed += refresh(self, &*c.source, chunk.to_vec()).await;
+                changed += refresh_waiting(self, &*c.source, chunk).await;
                 done += chunk.len();
                 progress(done, total);
             }
