@@ -425,3 +425,57 @@ fn the_sources_schedule_decides_what_is_announced() {
     );
     assert_eq!(posts.len(), 8, "one post per episode and chat");
 }
+
+/// A show the catalog did not have, found in AniList's airing window:
+/// it has no broadcast rule, yet a chat subscribed to everything gets its
+/// episode when AniList says it airs.
+#[test]
+fn a_discovered_show_is_announced_from_the_sources_schedule_alone() {
+    let clock = ManualClock::new(at(1, 0));
+    let anilist = Fake::new(SourceId::AniList, &["900002"]);
+    let jikan = Fake::new(SourceId::Jikan, &[]);
+    let app = app(&clock, &anilist, &jikan);
+    let reply = app.handle_line(&chat_admin("-100"), "/anime subscribe all");
+    assert!(matches!(reply, Reply::Done(_)), "{reply:?}");
+    let t = at(2, 15);
+    anilist.set_schedule(vec![ScheduledAiring {
+        episode: 4,
+        at: t,
+        entry: SourceEntry {
+            external_id: "900002".into(),
+            titles: vec![AltTitle {
+                text: "Comet Lantern".into(),
+                lang: TitleLang::Romaji,
+            }],
+            kind: Some(Kind::Tv),
+            episodes: Some(12),
+            status: Some(Status::Airing),
+            ..SourceEntry::default()
+        },
+    }]);
+    let rt = runtime();
+    rt.block_on(app.sync(SyncTarget::Airing, |_, _| {}));
+    let found = app.search("comet lantern", 1);
+    assert_eq!(found.len(), 1, "the show was added from the schedule");
+    assert!(
+        app.entry(found[0].id)
+            .is_some_and(|e| e.broadcasts.is_empty())
+    );
+    app.process_schedule().expect("the schedule starts");
+    let posts = Arc::new(Posts(Mutex::new(Vec::new()), clock.clone()));
+    let mut dispatcher = Dispatcher::new(
+        app.clone(),
+        Arc::clone(&posts),
+        DispatchSettings::with_limits(RateLimits::LOCAL),
+    );
+    for _ in 0..3 * 24 {
+        clock.advance(Duration::hours(1));
+        app.process_schedule().expect("the schedule runs");
+        rt.block_on(dispatcher.drain_once())
+            .expect("the outbox drains");
+    }
+    let posts = posts.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let episodes: Vec<u32> = posts.iter().map(|(_, a)| a.episode).collect();
+    assert_eq!(episodes, [4], "AniList's episode, once");
+    assert!(posts[0].0 >= t);
+}

@@ -528,7 +528,9 @@ impl App {
         let entries: Vec<std::sync::Arc<Entry>> = self
             .catalog()
             .entries()
-            .filter(|e| !e.broadcasts.is_empty())
+            // A broadcast rule, or the airings a source listed (a show found
+            // in AniList's schedule may have no rule at all).
+            .filter(|e| !e.broadcasts.is_empty() || !e.listed_airings.is_empty())
             .cloned()
             .collect();
         for entry in entries {
