@@ -151,22 +151,50 @@ fn drain(app: &App, notifier: &Arc<Recorder>, clock: &ManualClock, steps: usize)
 fn a_follow_from_a_group_asks_for_the_private_chat_and_the_deep_link_follows() {
     let clock = ManualClock::new(start());
     let app = open(Store::temporary().expect("store"), &clock);
+    let admin = Caller {
+        is_chat_admin: true,
+        ..in_group("7")
+    };
+    ok(app.handle_line(&admin, "/anime settings tz Asia/Kolkata"));
     let Reply::StartPrivately(start) =
         app.handle_line(&in_group("42"), "/anime follow metallic rouge")
     else {
         panic!("a deep link, not a follow the bot could not deliver")
     };
-    assert_eq!(start.payload, "follow-1");
+    // The entry, and the group whose settings the first follow copies.
+    assert_eq!(start.payload, "follow-1_-100");
+    assert!(
+        start.payload.len() <= 64,
+        "Telegram's limit on start parameters"
+    );
     // Nothing is followed until the private chat confirms.
     let following = app.handle_line(&in_private("42"), "/anime following");
     assert_eq!(list_ids(following), Vec::<u64>::new());
     // The deep link opens the private chat with /start follow-1.
     assert_eq!(
-        command::parse("/start follow-1"),
-        Ok(Command::Follow(TitleRef::Id(1)))
+        command::parse("/start follow-1_-100"),
+        Ok(Command::Follow {
+            title: TitleRef::Id(1),
+            from: Some("-100".into())
+        })
     );
-    let text = done_text(app.handle_line(&in_private("42"), "/start follow-1"));
-    assert!(text.contains("You follow Metallic Rouge"), "{text}");
+    for bad in [
+        "/start follow-x",
+        "/start follow-1_abc",
+        "/start follow-1_",
+        "/start hello",
+    ] {
+        assert_eq!(
+            command::parse(bad),
+            Ok(Command::Help { topic: None }),
+            "{bad}"
+        );
+    }
+    let text = done_text(app.handle_line(&in_private("42"), "/start follow-1_-100"));
+    assert!(
+        text.contains("You follow Metallic Rouge") && text.contains("Asia/Kolkata"),
+        "the group's zone is the follower's first: {text}"
+    );
     assert_eq!(
         list_ids(app.handle_line(&in_private("42"), "/anime following")),
         [1]

@@ -402,12 +402,14 @@ async fn a_follow_from_a_group_deep_links_and_the_private_alert_comes_once_until
     assert_eq!(
         urls,
         [format!(
-            "https://t.me/{}?start=follow-1",
+            "https://t.me/{}?start=follow-1_{group}",
             h.mock.bot_username()
         )]
     );
     // The deep link starts the private chat with its payload.
-    let sent = h.say(user, "private", user, "/start follow-1").await;
+    let sent = h
+        .say(user, "private", user, &format!("/start follow-1_{group}"))
+        .await;
     assert!(
         text_of(sent.last().expect("a reply")).contains("You follow Metallic Rouge"),
         "{}",

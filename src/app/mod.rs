@@ -390,7 +390,7 @@ impl App {
             Command::Random { genre } => self.random(caller, genre.as_deref()),
             Command::Season { season, year, page } => self.season(caller, season, year, page),
             Command::Related(title) => self.related(caller, &title),
-            Command::Follow(title) => self.follow(caller, &title),
+            Command::Follow { title, from } => self.follow(caller, &title, from.as_deref()),
             Command::Unfollow(title) => self.unfollow(caller, title.as_ref()),
             Command::Following => self.following(caller),
             Command::Me(change) => self.me(caller, change),

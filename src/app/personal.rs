@@ -8,25 +8,37 @@ use tracing::warn;
 use super::lookup::Resolved;
 use super::{App, CommandError};
 use crate::core::announce::{ChatSettings, Subscription, Target};
-use crate::core::caller::Caller;
+use crate::core::caller::{Caller, ChatRef};
 use crate::core::command::{MeChange, SettingsChange, TitleRef};
 use crate::core::reply::{Reply, StartPrivately};
 use crate::store::{FORGOTTEN, StoreError, Subscribed};
 
 impl App {
     /// The caller's own settings: those stored for their private chat, or
-    /// (the first time) those of the chat they write from.
-    fn personal_settings(&self, caller: &Caller) -> Result<ChatSettings, StoreError> {
+    /// (the first time) those of the chat they follow from.
+    fn personal_settings(
+        &self,
+        caller: &Caller,
+        from: Option<&ChatRef>,
+    ) -> Result<ChatSettings, StoreError> {
         let personal = caller.personal_chat();
         if let Some(settings) = self.store().chat_settings_if_set(&personal)? {
             return Ok(settings);
         }
-        let mut settings = self.store().chat_settings(&caller.chat())?;
+        let mut settings = self.store().chat_settings(from.unwrap_or(&caller.chat()))?;
         settings.is_group = false;
         Ok(settings)
     }
 
-    pub(super) fn follow(&self, caller: &Caller, title: &TitleRef) -> Result<Reply, CommandError> {
+    /// `from`: the chat a deep link came from (see [`Command::Follow`]).
+    ///
+    /// [`Command::Follow`]: crate::core::command::Command::Follow
+    pub(super) fn follow(
+        &self,
+        caller: &Caller,
+        title: &TitleRef,
+        from: Option<&str>,
+    ) -> Result<Reply, CommandError> {
         let entry = match self.resolve_for(caller, title, |id| format!("/anime follow #{id}"))? {
             Resolved::One(entry) => entry,
             Resolved::Choose(picker) => return Ok(Reply::Picker(picker)),
@@ -37,11 +49,15 @@ impl App {
                 text: format!(
                     "To follow {name}, open a private chat with me and press Start: I can only message you there."
                 ),
-                payload: format!("follow-{}", entry.id),
+                payload: format!("follow-{}_{}", entry.id, caller.chat_id),
             }));
         }
         let personal = caller.personal_chat();
-        let settings = self.personal_settings(caller)?;
+        let from = from.map(|chat_id| ChatRef {
+            platform: caller.platform,
+            chat_id: chat_id.to_owned(),
+        });
+        let settings = self.personal_settings(caller, from.as_ref())?;
         let _writer = self.write_lock();
         self.store().set_chat_settings(&personal, &settings)?;
         let sub = Subscription {
@@ -123,7 +139,7 @@ impl App {
     }
 
     pub(super) fn following(&self, caller: &Caller) -> Result<Reply, CommandError> {
-        let settings = self.personal_settings(caller)?;
+        let settings = self.personal_settings(caller, None)?;
         self.subscription_list(
             &caller.personal_chat(),
             format!(
@@ -139,7 +155,7 @@ impl App {
             MeChange::Forget => return self.forget(caller),
             MeChange::Settings(change) => change,
         };
-        let mut settings = self.personal_settings(caller)?;
+        let mut settings = self.personal_settings(caller, None)?;
         if change == SettingsChange::Show {
             return Ok(Reply::done(
                 format!(

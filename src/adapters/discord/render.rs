@@ -115,7 +115,9 @@ pub fn announcement(announcement: &Announcement, to_follower: bool) -> Rendered 
     let reply = Reply::Announcement(Box::new(announcement.clone()));
     let actions = text::actions(&reply)
         .into_iter()
-        .filter(|a| !(to_follower && matches!(command::parse(&a.command), Ok(Command::Follow(_)))))
+        .filter(|a| {
+            !(to_follower && matches!(command::parse(&a.command), Ok(Command::Follow { .. })))
+        })
         .collect();
     render_with(&reply, actions)
 }

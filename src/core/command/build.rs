@@ -354,7 +354,10 @@ pub(super) fn related(args: &Args) -> Result<Command, ParseError> {
 }
 
 pub(super) fn follow(args: &Args) -> Result<Command, ParseError> {
-    Ok(Command::Follow(title(args, "follow")?))
+    Ok(Command::Follow {
+        title: title(args, "follow")?,
+        from: None,
+    })
 }
 
 pub(super) fn unfollow(args: &Args) -> Result<Command, ParseError> {

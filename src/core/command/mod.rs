@@ -92,8 +92,14 @@ pub enum Command {
     },
     /// Prequels, sequels, side stories and films of a title.
     Related(TitleRef),
-    /// A private alert for each new episode of a title.
-    Follow(TitleRef),
+    /// A private alert for each new episode of a title; `from` names the
+    /// chat (on the same platform) whose settings a first follow copies,
+    /// when it is not the chat the command came from (a deep link from a
+    /// group).
+    Follow {
+        title: TitleRef,
+        from: Option<String>,
+    },
     /// Stop following a title; `None`: every title.
     Unfollow(Option<TitleRef>),
     Following,
@@ -153,7 +159,7 @@ impl Command {
             Command::Random { .. } => "random",
             Command::Season { .. } => "season",
             Command::Related(_) => "related",
-            Command::Follow(_) => "follow",
+            Command::Follow { .. } => "follow",
             Command::Unfollow(_) => "unfollow",
             Command::Following => "following",
             Command::Me(MeChange::Forget) => "me forget",
@@ -190,7 +196,10 @@ impl Command {
                 }
                 | Command::Unsubscribe(SubTarget::Title(TitleRef::Id(_)))
                 | Command::Related(TitleRef::Id(_))
-                | Command::Follow(TitleRef::Id(_))
+                | Command::Follow {
+                    title: TitleRef::Id(_),
+                    from: None
+                }
                 | Command::Unfollow(Some(TitleRef::Id(_)))
                 | Command::Season { .. }
                 | Command::Random { .. }
@@ -331,14 +340,30 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
 }
 
 /// `/start [payload]`: a deep link's action in a private chat (see
-/// [`StartPrivately`](super::reply::StartPrivately)), else the help.
+/// [`StartPrivately`](super::reply::StartPrivately)): `follow-<id>`, or
+/// `follow-<id>_<chat id>` to copy that chat's settings; else the help.
 fn parse_start(payload: &str) -> Command {
-    match payload
-        .strip_prefix("follow-")
-        .and_then(|id| id.parse::<EntryId>().ok())
-    {
-        Some(id) => Command::Follow(TitleRef::Id(id)),
-        None => Command::Help { topic: None },
+    let Some(rest) = payload.strip_prefix("follow-") else {
+        return Command::Help { topic: None };
+    };
+    let (id, from) = match rest.split_once('_') {
+        Some((id, chat)) => (id, Some(chat)),
+        None => (rest, None),
+    };
+    let chat_ok = |c: &&str| {
+        let digits = c.strip_prefix('-').unwrap_or(c);
+        !digits.is_empty() && digits.len() <= 20 && digits.chars().all(|d| d.is_ascii_digit())
+    };
+    match (id.parse::<EntryId>(), from.map(|c| Some(c).filter(chat_ok))) {
+        (Ok(id), None) => Command::Follow {
+            title: TitleRef::Id(id),
+            from: None,
+        },
+        (Ok(id), Some(Some(chat))) => Command::Follow {
+            title: TitleRef::Id(id),
+            from: Some(chat.to_owned()),
+        },
+        _ => Command::Help { topic: None },
     }
 }
 
