@@ -329,6 +329,15 @@ async fn only_group_admins_subscribe_and_an_episode_posts_exactly_once() {
         post.contains("New episode") && post.contains("episode 13") && post.contains("Tamil"),
         "{post}"
     );
+    let commands: Vec<String> = buttons(posts.last().expect("post"))
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(
+        commands,
+        ["/anime #1", "/anime follow #1"],
+        "a group's post offers Follow"
+    );
     h.stop().await;
 }
 
@@ -421,7 +430,14 @@ async fn a_follow_from_a_group_deep_links_and_the_private_alert_comes_once_until
         .await;
     h.start_dispatcher();
     let sent = h.wait_sent(user, before + 1).await;
-    assert!(text_of(sent.last().expect("the alert")).contains("episode 12"));
+    let alert = sent.last().expect("the alert");
+    assert!(text_of(alert).contains("episode 12"));
+    let commands: Vec<String> = buttons(alert).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        commands,
+        ["/anime #1"],
+        "the card, and no Follow where it already comes"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.sent_to(user).len(), before + 1, "one alert");
     // Blocked: the next alert's 403 stops the follow…

@@ -547,7 +547,8 @@ impl Notifier for TelegramNotifier {
                 chat.chat_id
             ));
         };
-        let rendered = render::render(&Reply::Announcement(Box::new(announcement.clone())));
+        // Private chats have positive ids; groups and channels negative ones.
+        let rendered = render::announcement(announcement, id > 0);
         match send(&self.bot, ChatId(id), rendered).await {
             Ok(message_id) => SendOutcome::Delivered { message_id },
             Err(err) => outcome(err),

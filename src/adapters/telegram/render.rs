@@ -4,6 +4,8 @@
 //! characters, and inline keyboards whose buttons carry command lines.
 
 use crate::adapters::text::{self, Html};
+use crate::core::announce::Announcement;
+use crate::core::command::{self, Command};
 use crate::core::reply::Reply;
 
 /// Telegram's limits, in characters after entity parsing.
@@ -59,6 +61,19 @@ pub fn render(reply: &Reply) -> Rendered {
         buttons: buttons(reply),
         link: None,
     }
+}
+
+/// An announcement as posted. In a private chat (a follower's, or a
+/// person's own subscription) it leaves out Follow: it already comes there.
+pub fn announcement(announcement: &Announcement, private: bool) -> Rendered {
+    let mut rendered = render(&Reply::Announcement(Box::new(announcement.clone())));
+    if private {
+        for row in &mut rendered.buttons {
+            row.retain(|b| !matches!(command::parse(&b.command), Ok(Command::Follow { .. })));
+        }
+        rendered.buttons.retain(|row| !row.is_empty());
+    }
+    rendered
 }
 
 /// The reply's buttons from the text module: each listed title on a row of
