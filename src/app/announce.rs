@@ -421,11 +421,7 @@ impl App {
                 at: Some(airing.at),
             })
             .collect();
-        let of_pages = if pages > 1 {
-            format!(", page {page} of {pages}")
-        } else {
-            String::new()
-        };
+        let of_pages = super::lookup::of_pages(page, pages);
         Ok(Reply::List(ListView {
             note: self.stale_note(),
             heading: format!(

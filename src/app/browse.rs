@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 
-use super::lookup::{Resolved, detail};
+use super::lookup::{Resolved, detail, of_pages};
 use super::{App, CommandError};
 use crate::core::announce::schedule;
 use crate::core::caller::Caller;
 use crate::core::catalog::model::{Entry, Kind, RelationKind, Season, SeasonName};
-use crate::core::catalog::{scores, text};
+use crate::core::catalog::scores;
 use crate::core::command::TitleRef;
 use crate::core::reply::{ListItem, ListView, Reply};
 
@@ -27,19 +27,7 @@ impl App {
         caller: &Caller,
         genre: Option<&str>,
     ) -> Result<Reply, CommandError> {
-        let adult = self.shows_adult(caller)?;
-        let wanted = genre.map(|g| text::fold(g).key);
-        let mut candidates: Vec<Arc<Entry>> = self
-            .catalog()
-            .entries()
-            .filter(|e| adult || !e.is_adult_title())
-            .filter(|e| {
-                wanted
-                    .as_ref()
-                    .is_none_or(|w| e.genres.iter().any(|g| &text::fold(g).key == w))
-            })
-            .cloned()
-            .collect();
+        let mut candidates = self.visible(caller, genre)?;
         if candidates.is_empty() {
             return Err(CommandError::BadInput(match genre {
                 Some(g) => format!(
@@ -66,7 +54,6 @@ impl App {
         page: usize,
     ) -> Result<Reply, CommandError> {
         let settings = self.store().chat_settings(&caller.chat())?;
-        let adult = self.shows_adult(caller)?;
         let tz = schedule::time_zone(&settings.tz).unwrap_or(chrono_tz::Tz::UTC);
         let today = self.now().with_timezone(&tz).date_naive();
         let current = Season::of_date(today);
@@ -75,9 +62,8 @@ impl App {
             year: year.unwrap_or(today.year()),
         };
         let mut chart: Vec<(bool, Option<scores::Tenths>, u64, Arc<Entry>)> = self
-            .catalog()
-            .entries()
-            .filter(|e| adult || !e.is_adult_title())
+            .visible(caller, None)?
+            .into_iter()
             .filter(|e| e.season_or_derived() == Some(wanted))
             .map(|e| {
                 let votes = e.scores.iter().filter_map(|s| s.votes).sum();
@@ -85,7 +71,7 @@ impl App {
                     e.kind == Some(Kind::Tv),
                     scores::summarise(&e.scores).summary,
                     votes,
-                    Arc::clone(e),
+                    e,
                 )
             })
             .collect();
@@ -121,11 +107,7 @@ impl App {
                 at: None,
             })
             .collect();
-        let of_pages = if pages > 1 {
-            format!(", page {page} of {pages}")
-        } else {
-            String::new()
-        };
+        let of_pages = of_pages(page, pages);
         Ok(Reply::List(ListView {
             heading: format!(
                 "{wanted}: {total} title{}{of_pages}",

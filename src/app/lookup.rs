@@ -243,21 +243,13 @@ impl App {
         genre: Option<&str>,
         limit: usize,
     ) -> Result<Reply, CommandError> {
-        let adult = self.shows_adult(caller)?;
-        let wanted = genre.map(|g| text::fold(g).key);
-        let catalog = self.catalog();
-        let mut ranked: Vec<(scores::Tenths, u64, Arc<Entry>)> = catalog
-            .entries()
-            .filter(|e| adult || !e.is_adult_title())
-            .filter(|e| {
-                wanted
-                    .as_ref()
-                    .is_none_or(|w| e.genres.iter().any(|g| &text::fold(g).key == w))
-            })
+        let mut ranked: Vec<(scores::Tenths, u64, Arc<Entry>)> = self
+            .visible(caller, genre)?
+            .into_iter()
             .filter_map(|e| {
                 let summary = scores::summarise(&e.scores).summary?;
                 let votes = e.scores.iter().filter_map(|s| s.votes).sum();
-                Some((summary, votes, Arc::clone(e)))
+                Some((summary, votes, e))
             })
             .collect();
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.id.cmp(&b.2.id)));
@@ -285,6 +277,28 @@ impl App {
                 })
                 .collect(),
         }))
+    }
+
+    /// Every entry `caller` may see where they write, optionally only of
+    /// one genre (compared folded).
+    pub(super) fn visible(
+        &self,
+        caller: &Caller,
+        genre: Option<&str>,
+    ) -> Result<Vec<Arc<Entry>>, CommandError> {
+        let adult = self.shows_adult(caller)?;
+        let wanted = genre.map(|g| text::fold(g).key);
+        Ok(self
+            .catalog()
+            .entries()
+            .filter(|e| adult || !e.is_adult_title())
+            .filter(|e| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| e.genres.iter().any(|g| &text::fold(g).key == w))
+            })
+            .cloned()
+            .collect())
     }
 
     /// Title suggestions as `caller` types (autocomplete, inline mode):
@@ -322,6 +336,15 @@ fn search_result(catalog: &Catalog, hit: Hit) -> Option<SearchResult> {
         how: hit.how,
         external_ids: entry.external_ids.clone(),
     })
+}
+
+/// `, page 2 of 5` for a list's heading; nothing for a list of one page.
+pub(super) fn of_pages(page: usize, pages: usize) -> String {
+    if pages > 1 {
+        format!(", page {page} of {pages}")
+    } else {
+        String::new()
+    }
 }
 
 /// `TV · 2024` for pickers and lists.
