@@ -479,3 +479,26 @@ fn a_discovered_show_is_announced_from_the_sources_schedule_alone() {
     assert_eq!(episodes, [4], "AniList's episode, once");
     assert!(posts[0].0 >= t);
 }
+
+/// An id the source does not know (it answers without it) counts as asked:
+/// the entry waits for its TTL like any other instead of every look-up
+/// asking again.
+#[test]
+fn an_id_the_source_does_not_know_is_not_asked_again_at_once() {
+    let clock = ManualClock::new(at(1, 12));
+    let anilist = Fake::new(SourceId::AniList, &["162985"]);
+    let jikan = Fake::new(SourceId::Jikan, &["54794"]);
+    jikan.put(rouge_jikan());
+    let app = app(&clock, &anilist, &jikan);
+    let id = app.search("metallic rouge", 1)[0].id;
+    let before = app.entry(id).expect("the entry");
+    runtime().block_on(app.sync(SyncTarget::Entries(vec![id]), |_, _| {}));
+    let after = app.entry(id).expect("the entry");
+    assert_eq!(
+        after.fetched.get("anilist"),
+        Some(&at(1, 12)),
+        "asked at 12:00, though AniList said nothing"
+    );
+    assert!(after.fetched.contains_key("jikan"), "Jikan answered");
+    assert_eq!(after.title, before.title, "nothing else of it changed");
+}

@@ -290,6 +290,31 @@ impl App {
         Ok(changed)
     }
 
+    /// Marks the entries with these ids at `source` as asked now, though it
+    /// said nothing of them; nothing else of them changes.
+    pub(super) fn note_unknown(&self, source: SourceId, ids: &[String]) -> Result<(), StoreError> {
+        let _writer = self.write_lock();
+        let now = self.now();
+        let mut change = Change::default();
+        for id in ids {
+            let Some(entry) = self
+                .catalog()
+                .by_external(source.id_key(), id)
+                .and_then(|e| self.catalog().entry(e))
+            else {
+                continue;
+            };
+            info!(source = %source, entry = entry.id, external_id = %id, "the source does not know this id");
+            let mut entry = (*entry).clone();
+            entry.fetched.insert(source.as_str().to_owned(), now);
+            change.put.push(entry);
+        }
+        if !change.put.is_empty() {
+            self.commit(change)?;
+        }
+        Ok(())
+    }
+
     /// Releases the schedule recorded that `source`'s word now contradicts
     /// (another number or time) are removed, each with an audit record.
     fn corrections(&self, before: &Entry, entry: &mut Entry, source: SourceId) -> Vec<AuditRecord> {
@@ -490,7 +515,23 @@ fn source_ids(app: &App, source: &dyn Source, entries: &[EntryId]) -> Vec<String
 /// Asks `source` about `ids` and merges the answer; how many entries changed.
 async fn ask(app: &App, source: &dyn Source, ids: &[String]) -> Result<usize, SourceError> {
     let found = source.fetch(ids).await?;
-    Ok(apply_off_runtime(app, source.id(), found, false).await)
+    // Ids the source answered without (it does not know them) count as
+    // asked: they wait for their TTL like the rest, rather than a look-up
+    // asking again, and spending the budget, every time.
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !found.iter().any(|f| &f.external_id == *id))
+        .cloned()
+        .collect();
+    let changed = apply_off_runtime(app, source.id(), found, false).await;
+    if !unknown.is_empty() {
+        let (app, id) = (app.clone(), source.id());
+        let noted = tokio::task::spawn_blocking(move || app.note_unknown(id, &unknown)).await;
+        if let Ok(Err(err)) = noted {
+            warn!(source = %id, cause = %err, "cannot note the ids a source does not know");
+        }
+    }
+    Ok(changed)
 }
 
 /// [`App::apply_source`] on a blocking thread (the store writes to disk).
