@@ -32,6 +32,25 @@ pub struct Forgotten {
     pub redacted: usize,
 }
 
+/// `text` with every mention of `user` (`platform:id`) replaced by
+/// [`FORGOTTEN`]; `None` when it names them nowhere. A longer id that merely
+/// starts with theirs (`telegram:420` for `telegram:42`) is someone else's.
+fn redacted(text: &str, user: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut found = false;
+    while let Some(at) = rest.find(user) {
+        let after = &rest[at + user.len()..];
+        let whole = !after.starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { FORGOTTEN } else { user });
+        found |= whole;
+        rest = after;
+    }
+    out.push_str(rest);
+    found.then_some(out)
+}
+
 /// `stopped ‖ 0 ‖ chat key` in the meta tree.
 fn stopped_key(chat: &ChatRef) -> Vec<u8> {
     let mut key = b"stopped\0".to_vec();
@@ -121,9 +140,14 @@ impl Store {
         for row in self.audit.iter() {
             let (key, value) = row?;
             let mut record: AuditRecord = decode(&value)?;
-            if record.who == user || record.summary.contains(user) {
-                record.who = record.who.replace(user, FORGOTTEN);
-                record.summary = record.summary.replace(user, FORGOTTEN);
+            let summary = redacted(&record.summary, user);
+            if record.who == user || summary.is_some() {
+                if record.who == user {
+                    record.who = FORGOTTEN.to_owned();
+                }
+                if let Some(summary) = summary {
+                    record.summary = summary;
+                }
                 audit.push((key.to_vec(), encode(&record)?));
                 forgotten.redacted += 1;
             }
@@ -162,5 +186,20 @@ impl Store {
                 },
             )?;
         Ok(forgotten)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_mentions_are_redacted() {
+        assert_eq!(
+            redacted("edit by telegram:42, then telegram:420", "telegram:42").as_deref(),
+            Some("edit by a forgotten user, then telegram:420")
+        );
+        assert_eq!(redacted("telegram:420 only", "telegram:42"), None);
+        assert_eq!(redacted("", "telegram:42"), None);
     }
 }
