@@ -1,7 +1,7 @@
 //! Issue #14 through the public API: following a title and the private
 //! alert (one, in the follower's zone), the deep link from a group, the
 //! stop note after a block, `me forget` leaving no trace in a backup, the
-//! adult filter on every surface, the season chart, random and relations.
+//! adult filter on every surface (inline mode: tests/telegram.rs), the season chart, random and relations.
 
 use std::sync::{Arc, Mutex};
 
@@ -383,8 +383,23 @@ fn adult_titles_appear_nowhere_until_a_chat_turns_them_on() {
     let clock = ManualClock::new(start());
     let app = open(Store::temporary().expect("store"), &clock);
     let (flagged, by_genre) = with_adult_titles(&app);
+    // And one that airs this week, for the airing list.
+    let mut airing = rouge::core::catalog::model::Entry::new(900, "Velvet Weekly");
+    airing.genres = vec!["Erotica".into()];
+    airing
+        .broadcasts
+        .push(rouge::core::catalog::model::Broadcast {
+            platform: "tv".into(),
+            rule: "R/2026-11-26T15:00:00Z/P7D".into(),
+            ends: None,
+        });
+    let mut file = Vec::new();
+    rouge::import::rouge_json::write(&[airing], &mut file).expect("a file");
+    app.import(rouge::import::Format::Rouge, &file, "test", |_, _| {})
+        .expect("imports");
     let member = in_group("42");
     let hidden = |ids: &[u64]| !ids.contains(&flagged) && !ids.contains(&by_genre);
+    assert!(!list_ids(app.handle_line(&member, "/anime airing 7")).contains(&900));
 
     // Look-ups by title find nothing; by id, the card is hidden.
     let lookup = app.handle_line(&member, "/anime moonlit garden");
@@ -424,6 +439,7 @@ fn adult_titles_appear_nowhere_until_a_chat_turns_them_on() {
 
     // Turned on, they are everywhere.
     ok(app.handle_line(&admin, "/anime settings adult on"));
+    assert!(list_ids(app.handle_line(&member, "/anime airing 7")).contains(&900));
     assert!(matches!(
         app.handle_line(&member, "/anime moonlit garden"),
         Reply::Card(_)

@@ -283,6 +283,38 @@ async fn inline_queries_get_cards_as_articles() {
     h.mock.push_update(TelegramMock::inline_query(42, ""));
     let answers = h.mock.wait_for("answerinlinequery", 2, WAIT).await;
     assert_eq!(answers[1].field("results"), Some(&Value::Array(Vec::new())));
+    assert_eq!(answers[0].field("is_personal"), Some(&Value::Bool(true)));
+    // An adult title is no inline result until the person turns them on.
+    h.say(
+        OWNER,
+        "private",
+        OWNER,
+        "/anime admin add \"Metallic Nights\" kind=tv adult=yes",
+    )
+    .await;
+    let titles = |answer: &telegram_mock::Request| -> Vec<String> {
+        answer
+            .field("results")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["title"].as_str().map(str::to_owned))
+            .collect()
+    };
+    h.mock
+        .push_update(TelegramMock::inline_query(42, "metallic"));
+    let answers = h.mock.wait_for("answerinlinequery", 3, WAIT).await;
+    assert!(!titles(&answers[2]).contains(&"Metallic Nights".to_owned()));
+    h.say(42, "private", 42, "/anime me adult on").await;
+    h.mock
+        .push_update(TelegramMock::inline_query(42, "metallic"));
+    let answers = h.mock.wait_for("answerinlinequery", 4, WAIT).await;
+    assert!(
+        titles(&answers[3]).contains(&"Metallic Nights".to_owned()),
+        "{:?}",
+        titles(&answers[3])
+    );
     h.stop().await;
 }
 
