@@ -177,7 +177,7 @@ async fn the_refresher_through_a_429_storm_keeps_the_lockouts_and_loses_nothing(
     let mock = storming_mock().await;
     let app = subscribed_app();
     let settings = RefreshSettings {
-        subscribed_check: Duration::from_secs(5),
+        subscribed_check: Duration::from_millis(300),
         ..RefreshSettings::default()
     };
     let refresher = app.attach_sources(vec![trusting_client(&mock)], settings);
@@ -198,5 +198,14 @@ async fn the_refresher_through_a_429_storm_keeps_the_lockouts_and_loses_nothing(
     running.await.expect("the refresher stops");
     let limited = assert_no_request_during_a_lockout(&mock);
     assert!(limited >= 2, "a storm: {limited} 429s");
+    // Queued again by the next check while still queued, an entry is not
+    // asked for a second time once it is fresh.
+    let answered: usize = mock
+        .requests()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.ids.len())
+        .sum();
+    assert_eq!(answered as u64, ENTRIES, "each entry answered once");
     mock.stop().await;
 }

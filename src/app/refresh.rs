@@ -365,17 +365,21 @@ impl App {
         let Ok(ids) = self.store().subscribed_entries() else {
             return Vec::new();
         };
-        let now = self.now();
         ids.into_iter()
-            .filter_map(|id| self.entry(id))
-            .filter(|e| e.external_ids.contains_key(source.id_key()))
-            .filter(|e| {
-                e.fetched
-                    .get(source.as_str())
-                    .is_none_or(|&at| now - at > ttl(e, source, settings))
-            })
-            .map(|e| e.id)
+            .filter(|&id| self.wants_refresh(id, source, settings))
             .collect()
+    }
+
+    /// Whether `source` should be asked about entry `id`: it has an id
+    /// there, and the source's data of it is stale or was never fetched.
+    fn wants_refresh(&self, id: EntryId, source: SourceId, settings: &RefreshSettings) -> bool {
+        let now = self.now();
+        self.entry(id).is_some_and(|e| {
+            e.external_ids.contains_key(source.id_key())
+                && e.fetched
+                    .get(source.as_str())
+                    .is_none_or(|&at| now - at > ttl(&e, source, settings))
+        })
     }
 }
 
@@ -447,8 +451,20 @@ async fn drain(
             batch.len().min(queued.load(Ordering::Relaxed)),
             Ordering::Relaxed,
         );
-        let ids: BTreeSet<EntryId> = batch.iter().map(|w| w.entry).collect();
-        refresh(&app, &*source, ids.into_iter().collect()).await;
+        // An entry queued twice (a look-up and the subscribed check) was
+        // fresh again by the time its second turn came: it is not asked twice.
+        let settings = app
+            .sources()
+            .map(|s| s.settings.clone())
+            .unwrap_or_default();
+        let ids: BTreeSet<EntryId> = batch
+            .iter()
+            .map(|w| w.entry)
+            .filter(|&id| app.wants_refresh(id, source.id(), &settings))
+            .collect();
+        if !ids.is_empty() {
+            refresh(&app, &*source, ids.into_iter().collect()).await;
+        }
         for w in batch {
             if let Some(done) = w.done {
                 let _ = done.send(());
