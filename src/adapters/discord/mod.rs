@@ -329,23 +329,57 @@ impl Invocation {
     }
 }
 
+/// Who invoked an interaction, from where: the fields command and
+/// component interactions share.
+struct Origin<'a> {
+    user: UserId,
+    channel: ChannelId,
+    guild: Option<GuildId>,
+    context: Option<InteractionContext>,
+    owners: &'a AuthorizingIntegrationOwners,
+    permissions: Option<Permissions>,
+}
+
+impl Origin<'_> {
+    fn place(&self) -> Place {
+        Place::of(self.guild, self.context, self.owners)
+    }
+
+    fn caller(&self) -> Caller {
+        caller(
+            self.user.get(),
+            self.channel,
+            self.place(),
+            self.permissions,
+        )
+    }
+
+    fn invocation(&self, parsed: Result<Command, command::ParseError>) -> Invocation {
+        Invocation {
+            caller: self.caller(),
+            place: self.place(),
+            parsed,
+        }
+    }
+}
+
+fn command_origin(interaction: &CommandInteraction) -> Origin<'_> {
+    Origin {
+        user: interaction.user.id,
+        channel: interaction.channel_id,
+        guild: interaction.guild_id,
+        context: interaction.context,
+        owners: &interaction.authorizing_integration_owners,
+        permissions: interaction.member.as_ref().and_then(|m| m.permissions),
+    }
+}
+
 /// The caller and command of a slash-command interaction.
 fn command_of(interaction: &CommandInteraction) -> Invocation {
-    let place = Place::of(
-        interaction.guild_id,
-        interaction.context,
-        &interaction.authorizing_integration_owners,
-    );
-    Invocation {
-        caller: caller(
-            interaction.user.id.get(),
-            interaction.channel_id,
-            place,
-            interaction.member.as_ref().and_then(|m| m.permissions),
-        ),
-        place,
-        parsed: slash_command(&interaction.data.name, &interaction.data.options),
-    }
+    command_origin(interaction).invocation(slash_command(
+        &interaction.data.name,
+        &interaction.data.options,
+    ))
 }
 
 /// Title suggestions for the focused option: values are `#id`.
@@ -359,7 +393,7 @@ async fn autocomplete_response(
         .map(|o| o.value.to_owned())
         .unwrap_or_default();
     let app = app.clone();
-    let caller = command_of(interaction).caller;
+    let caller = command_origin(interaction).caller();
     let hits = tokio::task::spawn_blocking(move || {
         if typed.trim().is_empty() {
             Vec::new()
@@ -390,21 +424,15 @@ fn component_of(interaction: &ComponentInteraction) -> Option<Invocation> {
         _ => None,
     }?;
     let cmd = command::parse(&line).ok().filter(Command::is_button_safe)?;
-    let place = Place::of(
-        interaction.guild_id,
-        interaction.context,
-        &interaction.authorizing_integration_owners,
-    );
-    Some(Invocation {
-        caller: caller(
-            interaction.user.id.get(),
-            interaction.channel_id,
-            place,
-            interaction.member.as_ref().and_then(|m| m.permissions),
-        ),
-        place,
-        parsed: Ok(cmd),
-    })
+    let origin = Origin {
+        user: interaction.user.id,
+        channel: interaction.channel_id,
+        guild: interaction.guild_id,
+        context: interaction.context,
+        owners: &interaction.authorizing_integration_owners,
+        permissions: interaction.member.as_ref().and_then(|m| m.permissions),
+    };
+    Some(origin.invocation(Ok(cmd)))
 }
 
 fn stale_component() -> CreateInteractionResponse {
