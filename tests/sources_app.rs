@@ -137,6 +137,17 @@ impl Notifier for Posts {
     }
 }
 
+/// A recorder of posts on the manual clock, and a dispatcher posting to it.
+fn posting(app: &App, clock: &ManualClock) -> (Arc<Posts>, Dispatcher<Posts>) {
+    let posts = Arc::new(Posts(Mutex::new(Vec::new()), clock.clone()));
+    let dispatcher = Dispatcher::new(
+        app.clone(),
+        Arc::clone(&posts),
+        DispatchSettings::with_limits(RateLimits::LOCAL),
+    );
+    (posts, dispatcher)
+}
+
 fn at(d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0)
         .single()
@@ -364,12 +375,7 @@ fn the_sources_schedule_decides_what_is_announced() {
     let rt = runtime();
     rt.block_on(app.sync(SyncTarget::Airing, |_, _| {}));
     app.process_schedule().expect("the schedule starts");
-    let posts = Arc::new(Posts(Mutex::new(Vec::new()), clock.clone()));
-    let mut dispatcher = Dispatcher::new(
-        app.clone(),
-        Arc::clone(&posts),
-        DispatchSettings::with_limits(RateLimits::LOCAL),
-    );
+    let (posts, mut dispatcher) = posting(&app, &clock);
     // Four weeks, hour by hour; on the second day AniList moves episode 10
     // (and 11 with it) a day later, before it aired.
     for hour in 0..28 * 24 {
@@ -462,12 +468,7 @@ fn a_discovered_show_is_announced_from_the_sources_schedule_alone() {
             .is_some_and(|e| e.broadcasts.is_empty())
     );
     app.process_schedule().expect("the schedule starts");
-    let posts = Arc::new(Posts(Mutex::new(Vec::new()), clock.clone()));
-    let mut dispatcher = Dispatcher::new(
-        app.clone(),
-        Arc::clone(&posts),
-        DispatchSettings::with_limits(RateLimits::LOCAL),
-    );
+    let (posts, mut dispatcher) = posting(&app, &clock);
     for _ in 0..3 * 24 {
         clock.advance(Duration::hours(1));
         app.process_schedule().expect("the schedule runs");
